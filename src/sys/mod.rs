@@ -1,0 +1,8 @@
+//! The operating system: the user and group databases, the calling process,
+//! file modes. The only module with `unsafe` and direct libc calls.
+
+mod users;
+
+pub use users::{
+    caller_for_process, caller_for_uid, current_caller, group_id, group_name, user_id, user_name,
+};

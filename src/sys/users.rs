@@ -1,0 +1,194 @@
+//! User and group lookups (getpwnam_r & co.) and the identity of a calling process.
+
+use std::ffi::{CStr, CString};
+use std::fs;
+
+use crate::model::Caller;
+
+/// Runs a reentrant passwd/group lookup with a growing buffer.
+fn with_buffer<T>(
+    mut lookup: impl FnMut(&mut [libc::c_char]) -> Result<Option<T>, i32>,
+) -> Option<T> {
+    let mut size = 1024;
+    loop {
+        let mut buf = vec![0 as libc::c_char; size];
+        match lookup(&mut buf) {
+            Ok(found) => return found,
+            Err(libc::ERANGE) if size < 1 << 20 => size *= 4,
+            Err(_) => return None,
+        }
+    }
+}
+
+fn passwd_lookup(
+    query: impl Fn(*mut libc::passwd, &mut [libc::c_char], *mut *mut libc::passwd) -> i32,
+) -> Option<(String, u32, u32)> {
+    with_buffer(|buf| {
+        // SAFETY: pwd and result are valid for writes; buf outlives the call and
+        // the strings read from pwd point into it.
+        unsafe {
+            let mut pwd: libc::passwd = std::mem::zeroed();
+            let mut result: *mut libc::passwd = std::ptr::null_mut();
+            let rc = query(&mut pwd, buf, &mut result);
+            if rc != 0 {
+                return Err(rc);
+            }
+            if result.is_null() {
+                return Ok(None);
+            }
+            let name = CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned();
+            Ok(Some((name, pwd.pw_uid, pwd.pw_gid)))
+        }
+    })
+}
+
+fn group_lookup(
+    query: impl Fn(*mut libc::group, &mut [libc::c_char], *mut *mut libc::group) -> i32,
+) -> Option<(String, u32)> {
+    with_buffer(|buf| {
+        // SAFETY: as in passwd_lookup.
+        unsafe {
+            let mut grp: libc::group = std::mem::zeroed();
+            let mut result: *mut libc::group = std::ptr::null_mut();
+            let rc = query(&mut grp, buf, &mut result);
+            if rc != 0 {
+                return Err(rc);
+            }
+            if result.is_null() {
+                return Ok(None);
+            }
+            let name = CStr::from_ptr(grp.gr_name).to_string_lossy().into_owned();
+            Ok(Some((name, grp.gr_gid)))
+        }
+    })
+}
+
+fn passwd_by_uid(uid: u32) -> Option<(String, u32, u32)> {
+    // SAFETY: all pointers come from passwd_lookup and are valid for the call.
+    passwd_lookup(|pwd, buf, result| unsafe {
+        libc::getpwuid_r(uid, pwd, buf.as_mut_ptr(), buf.len(), result)
+    })
+}
+
+/// The name of `uid` in the user database.
+pub fn user_name(uid: u32) -> Option<String> {
+    passwd_by_uid(uid).map(|(name, _, _)| name)
+}
+
+/// The uid of user `name`.
+pub fn user_id(name: &str) -> Option<u32> {
+    let cname = CString::new(name).ok()?;
+    // SAFETY: cname outlives the call; other pointers as in passwd_lookup.
+    passwd_lookup(|pwd, buf, result| unsafe {
+        libc::getpwnam_r(cname.as_ptr(), pwd, buf.as_mut_ptr(), buf.len(), result)
+    })
+    .map(|(_, uid, _)| uid)
+}
+
+/// The name of group `gid`.
+pub fn group_name(gid: u32) -> Option<String> {
+    // SAFETY: as in group_lookup.
+    group_lookup(|grp, buf, result| unsafe {
+        libc::getgrgid_r(gid, grp, buf.as_mut_ptr(), buf.len(), result)
+    })
+    .map(|(name, _)| name)
+}
+
+/// The gid of group `name`.
+pub fn group_id(name: &str) -> Option<u32> {
+    let cname = CString::new(name).ok()?;
+    // SAFETY: cname outlives the call; other pointers as in group_lookup.
+    group_lookup(|grp, buf, result| unsafe {
+        libc::getgrnam_r(cname.as_ptr(), grp, buf.as_mut_ptr(), buf.len(), result)
+    })
+    .map(|(_, gid)| gid)
+}
+
+fn group_names(gid: u32, groups: &[u32]) -> Vec<String> {
+    let mut gids = vec![gid];
+    gids.extend(groups.iter().copied().filter(|g| *g != gid));
+    gids.into_iter().filter_map(group_name).collect()
+}
+
+/// The identity of this process: real uid, primary gid, supplementary groups.
+pub fn current_caller() -> Caller {
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let pid = std::process::id();
+    let mut caller =
+        caller_for_process(pid).unwrap_or_else(|| caller_for_uid(uid, gid, Vec::new()));
+    caller.uid = uid;
+    caller.gid = gid;
+    caller.user_name = user_name(uid);
+    caller.group_names = group_names(gid, &caller.groups);
+    caller
+}
+
+/// The identity of `uid`/`gid` with the given supplementary groups, no process.
+pub fn caller_for_uid(uid: u32, gid: u32, groups: Vec<u32>) -> Caller {
+    Caller {
+        uid,
+        user_name: user_name(uid),
+        gid,
+        group_names: group_names(gid, &groups),
+        groups,
+        pid: None,
+        comm: None,
+        exe: None,
+    }
+}
+
+/// The identity of process `pid` from /proc: real uid and gid, supplementary groups,
+/// command name and executable. `None` if the process is gone.
+pub fn caller_for_process(pid: u32) -> Option<Caller> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name).map(|rest| rest.trim().to_string()))
+    };
+    let first_number =
+        |value: Option<String>| -> Option<u32> { value?.split_whitespace().next()?.parse().ok() };
+    let uid = first_number(field("Uid:"))?;
+    let gid = first_number(field("Gid:"))?;
+    let groups: Vec<u32> = field("Groups:")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|g| g.parse().ok())
+        .collect();
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|c| c.trim_end().to_string());
+    let exe = fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned());
+    let mut caller = caller_for_uid(uid, gid, groups);
+    caller.pid = Some(pid);
+    caller.comm = comm;
+    caller.exe = exe;
+    Some(caller)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_resolves_both_ways() {
+        assert_eq!(user_name(0).as_deref(), Some("root"));
+        assert_eq!(user_id("root"), Some(0));
+        assert_eq!(group_name(0).as_deref(), Some("root"));
+        assert_eq!(group_id("root"), Some(0));
+        assert_eq!(user_id("no-such-user-kmsfs"), None);
+    }
+
+    #[test]
+    fn this_process_is_described_from_proc() {
+        let me = current_caller();
+        assert_eq!(me.pid, Some(std::process::id()));
+        assert!(me.exe.is_some());
+        assert!(me.comm.is_some());
+        // SAFETY: getuid cannot fail.
+        assert_eq!(me.uid, unsafe { libc::getuid() });
+    }
+}
