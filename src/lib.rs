@@ -7,3 +7,4 @@ pub mod crypto;
 pub mod format;
 pub mod model;
 pub mod sys;
+pub mod policy;
