@@ -6,3 +6,4 @@
 pub mod crypto;
 pub mod format;
 pub mod model;
+pub mod vault;
