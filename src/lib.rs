@@ -8,3 +8,4 @@ pub mod format;
 pub mod model;
 pub mod sys;
 pub mod policy;
+pub mod vault;
