@@ -3,6 +3,7 @@
 //! `crypto` and `model` and `format` are pure; `vault` is the only SQLite user;
 //! `kms` is the only path from a request to key material; `cli` is the edge.
 
+pub mod audit;
 pub mod crypto;
 pub mod format;
 pub mod model;

@@ -1,0 +1,200 @@
+//! The active audit log, `DIR/active.jsonl`: one record per line, each written
+//! whole by a single write(2) under the file's exclusive flock, or not at all.
+//! Safe from many threads (`&self`) and many processes at once, and from a
+//! roller that moves the file away (docs/AUDIT.md, "Locking protocol").
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde_json::Value;
+
+use super::lock::{FileLock, LockKind};
+use super::AuditError;
+
+/// File name of the log records are appended to, inside the audit directory.
+pub const ACTIVE_LOG_NAME: &str = "active.jsonl";
+
+const DIR_MODE: u32 = 0o700;
+const LOG_MODE: u32 = 0o600;
+
+/// An open handle on the active log of one audit directory.
+pub struct AuditLog {
+    path: PathBuf,
+    /// Held for a whole append: threads of one process share the descriptor,
+    /// and an flock is shared by every holder of a descriptor, so the flock
+    /// alone would not keep two threads' records apart.
+    active: Mutex<ActiveFile>,
+}
+
+/// The descriptor records go to, and the file it was opened on.
+struct ActiveFile {
+    file: File,
+    dev: u64,
+    ino: u64,
+}
+
+impl AuditLog {
+    /// `DIR/active.jsonl`.
+    pub fn active_path(dir: &Path) -> PathBuf {
+        dir.join(ACTIVE_LOG_NAME)
+    }
+
+    /// Creates `dir` (0700) and the active log (0600) if missing, and refuses
+    /// either when other users could change (directory) or read or change (log) it.
+    pub fn open(dir: &Path) -> Result<AuditLog, AuditError> {
+        create_private_dir(dir)?;
+        let path = AuditLog::active_path(dir);
+        let active = ActiveFile::open(&path)?;
+        Ok(AuditLog {
+            path,
+            active: Mutex::new(active),
+        })
+    }
+
+    /// The active log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `record` as one line. Any error means the record is not in the
+    /// log, and the request it describes must be refused.
+    pub fn append(&self, record: &Value) -> Result<(), AuditError> {
+        let mut line = serde_json::to_vec(record).map_err(|e| self.write_error(e.into()))?;
+        line.push(b'\n');
+        let mut active = self.lock_active();
+        loop {
+            let lock = FileLock::acquire(&active.file, LockKind::Exclusive)
+                .map_err(|e| self.write_error(e))?;
+            if active.is_at(&self.path).map_err(|e| self.write_error(e))? {
+                return append_line(&active.file, &line).map_err(|e| self.write_error(e));
+            }
+            // The log was rolled away since we opened it: follow the path.
+            drop(lock);
+            *active = ActiveFile::open(&self.path)?;
+        }
+    }
+
+    /// Flushes what was appended so far to stable storage (fsync).
+    pub fn sync(&self) -> Result<(), AuditError> {
+        self.lock_active()
+            .file
+            .sync_data()
+            .map_err(|source| AuditError::Sync {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    fn lock_active(&self) -> MutexGuard<'_, ActiveFile> {
+        // A panic elsewhere cannot leave the descriptor half-changed.
+        self.active.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_error(&self, source: io::Error) -> AuditError {
+        AuditError::Write {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+impl ActiveFile {
+    fn open(path: &Path) -> Result<ActiveFile, AuditError> {
+        let open_error = |source| AuditError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(LOG_MODE)
+            .open(path)
+            .map_err(open_error)?;
+        let metadata = file.metadata().map_err(open_error)?;
+        if !metadata.is_file() {
+            return Err(AuditError::NotAFile {
+                path: path.to_path_buf(),
+            });
+        }
+        refuse_open_to_others(path, metadata.mode(), 0o066, LOG_MODE)?;
+        Ok(ActiveFile {
+            file,
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+        })
+    }
+
+    /// Whether `path` still names the file this descriptor was opened on.
+    fn is_at(&self, path: &Path) -> io::Result<bool> {
+        match fs::symlink_metadata(path) {
+            Ok(metadata) => Ok(metadata.dev() == self.dev && metadata.ino() == self.ino),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), AuditError> {
+    let open_error = |source| AuditError::Open {
+        path: dir.to_path_buf(),
+        source,
+    };
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(open_error)?;
+    let mode = fs::metadata(dir).map_err(open_error)?.mode();
+    // Whoever can write the directory can replace the log.
+    refuse_open_to_others(dir, mode, 0o022, DIR_MODE)
+}
+
+fn refuse_open_to_others(
+    path: &Path,
+    mode: u32,
+    forbidden: u32,
+    fix_mode: u32,
+) -> Result<(), AuditError> {
+    if mode & forbidden == 0 {
+        return Ok(());
+    }
+    Err(AuditError::Insecure {
+        path: path.to_path_buf(),
+        mode: mode & 0o7777,
+        fix_mode,
+    })
+}
+
+/// Appends `line` with exactly one write(2). The caller holds the exclusive
+/// lock, so the file's length is where O_APPEND puts the line, and a partial
+/// line from a short write can be cut off again, keeping the log whole.
+fn append_line(mut file: &File, line: &[u8]) -> io::Result<()> {
+    let end = file.metadata()?.len();
+    let written = loop {
+        match file.write(line) {
+            // Interrupted before anything was written: the retry is the one write.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other?,
+        }
+    };
+    if written == line.len() {
+        return Ok(());
+    }
+    let short = format!("short write, {written} of {} bytes", line.len());
+    match file.set_len(end) {
+        Ok(()) => Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("{short}; the partial record was removed"),
+        )),
+        Err(cut) => Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("{short}; removing the partial record failed: {cut}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;
