@@ -4,5 +4,6 @@
 mod users;
 
 pub use users::{
-    caller_for_process, caller_for_uid, current_caller, group_id, group_name, user_id, user_name,
+    caller_for_process, caller_for_uid, caller_for_uid_lookup, caller_for_user_name,
+    current_caller, group_id, group_name, user_groups, user_id, user_name,
 };

@@ -169,6 +169,51 @@ pub fn caller_for_process(pid: u32) -> Option<Caller> {
     Some(caller)
 }
 
+/// The supplementary groups of user `name` whose primary group is `gid` (getgrouplist(3)).
+pub fn user_groups(name: &str, gid: u32) -> Vec<u32> {
+    let Ok(cname) = CString::new(name) else {
+        return vec![gid];
+    };
+    let mut count: libc::c_int = 64;
+    loop {
+        let mut groups = vec![0 as libc::gid_t; count as usize];
+        let capacity = count;
+        // SAFETY: groups has room for `count` entries; getgrouplist writes at most
+        // that many and stores the real number in count.
+        let rc =
+            unsafe { libc::getgrouplist(cname.as_ptr(), gid, groups.as_mut_ptr(), &mut count) };
+        if rc >= 0 {
+            groups.truncate(count as usize);
+            return groups;
+        }
+        if count <= capacity {
+            count = capacity * 2;
+        }
+        if count > 65536 {
+            return vec![gid];
+        }
+    }
+}
+
+/// The identity user `name` would have when logged in: uid, primary group and
+/// supplementary groups from the databases. `None` if there is no such user.
+pub fn caller_for_user_name(name: &str) -> Option<Caller> {
+    let cname = CString::new(name).ok()?;
+    // SAFETY: cname outlives the call; other pointers as in passwd_lookup.
+    let (name, uid, gid) = passwd_lookup(|pwd, buf, result| unsafe {
+        libc::getpwnam_r(cname.as_ptr(), pwd, buf.as_mut_ptr(), buf.len(), result)
+    })?;
+    Some(caller_for_uid(uid, gid, user_groups(&name, gid)))
+}
+
+/// As [`caller_for_user_name`], for a uid; a uid without a user gets its uid as gid.
+pub fn caller_for_uid_lookup(uid: u32) -> Caller {
+    match passwd_by_uid(uid) {
+        Some((name, uid, gid)) => caller_for_uid(uid, gid, user_groups(&name, gid)),
+        None => caller_for_uid(uid, uid, Vec::new()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,404 @@
+//! The command line, as clap definitions. The man pages in man/ are generated
+//! from these (tests/man_pages.rs fails when they drift).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kmsfs",
+    version,
+    about = "A local key management service (AWS KMS semantics) and an encrypted FUSE filesystem",
+    long_about = "kmsfs keeps customer master keys in a SQLite key vault, decides who may use them with \
+                  AWS-style key policies and grants for Unix users, and records every request, allowed or \
+                  denied, in a CloudTrail-like audit log beside the vault.",
+    after_long_help = "Exit status: 0 success; 1 the request was refused or failed (the message names the AWS \
+                       exception, e.g. AccessDeniedException); 2 the command line is wrong; 3 the vault, the audit \
+                       log or a file could not be used.\n\nFiles: the vault (vault.db), its key file (vault.key, \
+                       unless protected by a passphrase) and the audit log (audit/active.jsonl) share one directory."
+)]
+pub struct Cli {
+    /// The key vault (default: /var/lib/kmsfs/vault.db for root, else $XDG_DATA_HOME/kmsfs/vault.db)
+    #[arg(long, global = true, env = "KMSFS_VAULT", value_name = "PATH")]
+    pub vault: Option<PathBuf>,
+
+    /// Output format: text for people, json for scripts (the AWS CLI's response shapes)
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Read the vault passphrase from this file (first line) instead of prompting
+    #[arg(
+        long,
+        global = true,
+        env = "KMSFS_PASSPHRASE_FILE",
+        value_name = "FILE"
+    )]
+    pub passphrase_file: Option<PathBuf>,
+
+    /// More log output on stderr (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a key vault and its root key
+    Init(InitArgs),
+    /// Create, inspect, enable, disable, delete and rotate keys
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Friendly names for keys
+    #[command(subcommand)]
+    Alias(AliasCommand),
+    /// Key policies: who may use and manage a key
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Grants: narrower, revocable permissions for one principal
+    #[command(subcommand)]
+    Grant(GrantCommand),
+    /// Encrypt up to 4096 bytes under a key
+    Encrypt(EncryptArgs),
+    /// Decrypt a ciphertext blob (the key is found from the blob)
+    Decrypt(DecryptArgs),
+    /// Decrypt a ciphertext blob and encrypt it under another key, inside the service
+    ReEncrypt(ReEncryptArgs),
+    /// Generate a data key: its plaintext and its copy encrypted under a key
+    GenerateDataKey(GenerateDataKeyArgs),
+    /// Read the audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Derive the root key from a passphrase (Argon2id) instead of a key file
+    #[arg(long)]
+    pub passphrase: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KeyIdArg {
+    /// The key: key id, key ARN, alias name (alias/NAME) or alias ARN
+    #[arg(long, value_name = "KEY")]
+    pub key_id: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Create a key with the console's default policy
+    Create {
+        /// An alias for the new key (alias/NAME)
+        #[arg(long, value_name = "alias/NAME")]
+        alias: Option<String>,
+        /// What the key is for
+        #[arg(long, default_value = "", value_name = "TEXT")]
+        description: String,
+        /// A key administrator (user:NAME, uid:N, group:NAME, gid:N); repeatable
+        #[arg(long = "admin", value_name = "PRINCIPAL")]
+        admins: Vec<String>,
+        /// A key user (user:NAME, uid:N, group:NAME, gid:N); repeatable
+        #[arg(long = "user", value_name = "PRINCIPAL")]
+        users: Vec<String>,
+    },
+    /// List the keys of the vault
+    List,
+    /// Show a key's metadata
+    Describe(KeyIdArg),
+    /// Enable a disabled key
+    Enable(KeyIdArg),
+    /// Disable a key: every cryptographic use fails until it is enabled again
+    Disable(KeyIdArg),
+    /// Schedule a key's deletion after a waiting period of 7 to 30 days
+    ScheduleDeletion {
+        #[command(flatten)]
+        key: KeyIdArg,
+        /// Days before the key material is destroyed (7..=30)
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        pending_window_days: u32,
+    },
+    /// Cancel a scheduled deletion; the key becomes Disabled
+    CancelDeletion(KeyIdArg),
+    /// Change a key's description
+    UpdateDescription {
+        #[command(flatten)]
+        key: KeyIdArg,
+        #[arg(long, value_name = "TEXT")]
+        description: String,
+    },
+    /// Rotate now: new key material; older versions still decrypt
+    Rotate(KeyIdArg),
+    /// Automatic rotation settings
+    #[command(subcommand)]
+    Rotation(RotationCommand),
+    /// List a key's material versions
+    Rotations(KeyIdArg),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RotationCommand {
+    /// Rotate the key automatically every period
+    Enable {
+        #[command(flatten)]
+        key: KeyIdArg,
+        /// Days between rotations (90..=2560)
+        #[arg(long, value_name = "DAYS", default_value_t = 365)]
+        period_days: u32,
+    },
+    /// Stop rotating the key automatically
+    Disable(KeyIdArg),
+    /// Show whether and when the key rotates
+    Status(KeyIdArg),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AliasCommand {
+    /// Create an alias for a key
+    Create {
+        /// alias/NAME
+        #[arg(long, value_name = "alias/NAME")]
+        alias_name: String,
+        /// The key id or key ARN the alias points to
+        #[arg(long, value_name = "KEY")]
+        target_key_id: String,
+    },
+    /// Point an alias at another key
+    Update {
+        #[arg(long, value_name = "alias/NAME")]
+        alias_name: String,
+        #[arg(long, value_name = "KEY")]
+        target_key_id: String,
+    },
+    /// Delete an alias (the key stays)
+    Delete {
+        #[arg(long, value_name = "alias/NAME")]
+        alias_name: String,
+    },
+    /// List aliases, of every key or of one
+    List {
+        #[arg(long, value_name = "KEY")]
+        key_id: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct PrincipalEditArgs {
+    #[command(flatten)]
+    pub key: KeyIdArg,
+    /// user:NAME, uid:N, group:NAME, gid:N or *
+    #[arg(value_name = "PRINCIPAL")]
+    pub principal: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Print a key's policy
+    Get(KeyIdArg),
+    /// Replace a key's policy with a JSON document (validated)
+    Put {
+        #[command(flatten)]
+        key: KeyIdArg,
+        #[arg(long, value_name = "FILE")]
+        policy_file: PathBuf,
+        /// Store a policy even if it leaves you unable to change it again
+        #[arg(long)]
+        bypass_policy_lockout_safety_check: bool,
+    },
+    /// Add a key user (may use the key for cryptography)
+    AddUser(PrincipalEditArgs),
+    /// Remove a key user
+    RemoveUser(PrincipalEditArgs),
+    /// Add a key administrator (may manage, not use, the key)
+    AddAdmin(PrincipalEditArgs),
+    /// Remove a key administrator
+    RemoveAdmin(PrincipalEditArgs),
+    /// Say whether a principal may perform an action, and which statement or grant decides
+    Simulate {
+        #[command(flatten)]
+        key: KeyIdArg,
+        /// user:NAME or uid:N
+        #[arg(long, value_name = "PRINCIPAL")]
+        principal: String,
+        /// A KMS action, e.g. kms:Decrypt
+        #[arg(long, value_name = "ACTION")]
+        action: String,
+        /// KEY=VALUE; repeatable
+        #[arg(long = "encryption-context", value_name = "KEY=VALUE")]
+        encryption_context: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GrantCommand {
+    /// Allow a principal some operations on a key
+    Create {
+        #[command(flatten)]
+        key: KeyIdArg,
+        /// user:NAME, uid:N, group:NAME, gid:N
+        #[arg(long, value_name = "PRINCIPAL")]
+        grantee: String,
+        /// Comma-separated: Decrypt, Encrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext,
+        /// ReEncryptFrom, ReEncryptTo, CreateGrant, RetireGrant, DescribeKey
+        #[arg(long, value_delimiter = ',', required = true, value_name = "OPS")]
+        operations: Vec<String>,
+        /// Who else may retire the grant
+        #[arg(long, value_name = "PRINCIPAL")]
+        retiring_principal: Option<String>,
+        /// A name for the grant
+        #[arg(long)]
+        name: Option<String>,
+        /// Only requests with exactly this encryption context; repeatable KEY=VALUE
+        #[arg(long = "encryption-context-equals", value_name = "KEY=VALUE")]
+        encryption_context_equals: Vec<String>,
+        /// Only requests whose encryption context includes these pairs; repeatable KEY=VALUE
+        #[arg(long = "encryption-context-subset", value_name = "KEY=VALUE")]
+        encryption_context_subset: Vec<String>,
+    },
+    /// List a key's grants
+    List(KeyIdArg),
+    /// Revoke a grant (needs kms:RevokeGrant on the key)
+    Revoke {
+        #[command(flatten)]
+        key: KeyIdArg,
+        #[arg(long, value_name = "ID")]
+        grant_id: String,
+    },
+    /// Retire a grant by its token (the grantee or the retiring principal)
+    Retire {
+        #[arg(long, value_name = "TOKEN")]
+        grant_token: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ContextArgs {
+    /// Encryption context pair KEY=VALUE; repeatable
+    #[arg(long = "encryption-context", value_name = "KEY=VALUE")]
+    pub encryption_context: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EncryptArgs {
+    #[command(flatten)]
+    pub key: KeyIdArg,
+    /// The plaintext (1 to 4096 bytes)
+    #[arg(long, value_name = "FILE")]
+    pub plaintext_file: PathBuf,
+    #[command(flatten)]
+    pub context: ContextArgs,
+    /// Write the raw ciphertext blob here (text output prints it in base64 otherwise)
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DecryptArgs {
+    /// The ciphertext blob, raw or base64
+    #[arg(long, value_name = "FILE")]
+    pub ciphertext_file: PathBuf,
+    #[command(flatten)]
+    pub context: ContextArgs,
+    /// Refuse unless the blob was made under this key
+    #[arg(long, value_name = "KEY")]
+    pub key_id: Option<String>,
+    /// Write the plaintext here (text output writes it raw to stdout otherwise)
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReEncryptArgs {
+    /// The ciphertext blob, raw or base64
+    #[arg(long, value_name = "FILE")]
+    pub ciphertext_file: PathBuf,
+    /// The key to encrypt under
+    #[arg(long, value_name = "KEY")]
+    pub destination_key_id: String,
+    /// The blob's encryption context, KEY=VALUE; repeatable
+    #[arg(long = "source-encryption-context", value_name = "KEY=VALUE")]
+    pub source_encryption_context: Vec<String>,
+    /// The new blob's encryption context, KEY=VALUE; repeatable
+    #[arg(long = "destination-encryption-context", value_name = "KEY=VALUE")]
+    pub destination_encryption_context: Vec<String>,
+    /// Write the raw new blob here
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KeySpecArg {
+    #[value(name = "AES_256")]
+    Aes256,
+    #[value(name = "AES_128")]
+    Aes128,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateDataKeyArgs {
+    #[command(flatten)]
+    pub key: KeyIdArg,
+    /// AES_256 (default) or AES_128
+    #[arg(long, value_enum, conflicts_with = "number_of_bytes")]
+    pub key_spec: Option<KeySpecArg>,
+    /// A data key of this many bytes (1..=1024)
+    #[arg(long, value_name = "N")]
+    pub number_of_bytes: Option<usize>,
+    #[command(flatten)]
+    pub context: ContextArgs,
+    /// Only the encrypted copy (GenerateDataKeyWithoutPlaintext)
+    #[arg(long)]
+    pub without_plaintext: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Find records, newest first
+    Lookup(LookupArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LookupArgs {
+    /// eventName, e.g. Decrypt
+    #[arg(long, value_name = "NAME")]
+    pub event_name: Option<String>,
+    /// User name or uid
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// The key, in any form
+    #[arg(long, value_name = "KEY")]
+    pub key_id: Option<String>,
+    /// Glob on the file path in the encryption context
+    #[arg(long, value_name = "GLOB")]
+    pub path: Option<String>,
+    /// Only records with this errorCode (AccessDenied, DisabledException, ...)
+    #[arg(long, value_name = "CODE")]
+    pub error_code: Option<String>,
+    /// Only refused or failed requests
+    #[arg(long)]
+    pub errors_only: bool,
+    /// Only readOnly (true) or only changing (false) requests
+    #[arg(long, value_name = "BOOL")]
+    pub read_only: Option<bool>,
+    /// RFC 3339 time, e.g. 2026-11-24T07:00:00Z
+    #[arg(long, value_name = "TIME")]
+    pub start_time: Option<String>,
+    /// RFC 3339 time
+    #[arg(long, value_name = "TIME")]
+    pub end_time: Option<String>,
+    /// At most this many records
+    #[arg(long, value_name = "N")]
+    pub max: Option<usize>,
+}

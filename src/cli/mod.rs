@@ -1,0 +1,101 @@
+//! The `kmsfs` command: clap definitions and thin handlers that call the KMS
+//! and print its answers. Must not contain policy, vault or crypto logic.
+
+pub mod args;
+mod audit_cmds;
+mod data_cmds;
+mod error;
+mod init_cmd;
+mod key_cmds;
+mod policy_cmds;
+mod render;
+mod session;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+pub use error::{exit, CliError};
+
+/// Runs the command line; every error is one line on stderr and an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    // Files kmsfs creates hold secrets or audit records: private from the start.
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(0o077) };
+    match run(&cli) {
+        Ok(()) => ExitCode::from(exit::SUCCESS),
+        Err(err) => {
+            eprintln!("kmsfs: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => log::LevelFilter::Error,
+        (false, 0) => log::LevelFilter::Warn,
+        (false, 1) => log::LevelFilter::Info,
+        (false, _) => log::LevelFilter::Debug,
+    };
+    env_logger::Builder::new()
+        .filter_level(level)
+        .format_target(false)
+        .init();
+}
+
+fn run(cli: &Cli) -> Result<(), CliError> {
+    let vault = session::vault_path(cli.vault.as_deref());
+    let passphrase_file = cli.passphrase_file.as_deref();
+    match &cli.command {
+        Command::Init(args) => init_cmd::run(cli, &vault, args),
+        command => {
+            let kms = session::open_kms(&vault, passphrase_file)?;
+            let caller = session::caller();
+            let ctx = Context {
+                kms: &kms,
+                caller: &caller,
+                output: cli.output,
+            };
+            match command {
+                Command::Init(_) => unreachable!("BUG: init is handled above"),
+                Command::Key(cmd) => key_cmds::run_key(&ctx, cmd),
+                Command::Alias(cmd) => key_cmds::run_alias(&ctx, cmd),
+                Command::Policy(cmd) => policy_cmds::run_policy(&ctx, cmd),
+                Command::Grant(cmd) => policy_cmds::run_grant(&ctx, cmd),
+                Command::Encrypt(args) => data_cmds::encrypt(&ctx, args),
+                Command::Decrypt(args) => data_cmds::decrypt(&ctx, args),
+                Command::ReEncrypt(args) => data_cmds::re_encrypt(&ctx, args),
+                Command::GenerateDataKey(args) => data_cmds::generate_data_key(&ctx, args),
+                Command::Audit(cmd) => audit_cmds::run(&ctx, cmd),
+            }
+        }
+    }
+}
+
+/// What every handler needs: the service, who is asking, how to print.
+pub(crate) struct Context<'a> {
+    pub kms: &'a crate::kms::Kms,
+    pub caller: &'a crate::model::Caller,
+    pub output: args::OutputFormat,
+}
+
+impl Context<'_> {
+    fn print(&self, response: &serde_json::Value) {
+        render::print(self.output, response);
+    }
+}
+
+/// Parses repeated `--encryption-context k=v` flags.
+fn encryption_context(pairs: &[String]) -> Result<crate::model::EncryptionContext, CliError> {
+    let mut context = crate::model::EncryptionContext::new();
+    for pair in pairs {
+        context
+            .insert_pair(pair)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+    }
+    Ok(context)
+}

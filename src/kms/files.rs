@@ -1,0 +1,106 @@
+//! Data keys of filesystem objects: the requests a mounted volume makes when a
+//! file is created or opened. Each is a GenerateDataKey or Decrypt record that
+//! names the volume, the file id and the file's path.
+
+use serde_json::json;
+
+use super::error::KmsError;
+use super::{Call, Kms, Operation};
+use crate::crypto::{DataKey, SecretBytes};
+use crate::format::blob::CiphertextBlob;
+use crate::model::{Caller, EncryptionContext, KeyId};
+
+/// Encryption-context keys kmsfs uses for file data keys.
+pub const CONTEXT_VOLUME: &str = "kmsfs:volume";
+pub const CONTEXT_FILE: &str = "kmsfs:file";
+/// The file's path inside the volume: shown to policies and in records, but not
+/// bound into the wrapped key (a rename must not make a file unreadable).
+pub const CONTEXT_PATH: &str = "kmsfs:path";
+
+/// Which file a data key belongs to.
+pub struct FileContext<'a> {
+    pub volume_id: &'a str,
+    /// 32 lowercase hex digits.
+    pub file_id: &'a str,
+    /// The path inside the volume, from its root: `/dir/file`.
+    pub path: &'a str,
+}
+
+impl FileContext<'_> {
+    /// The pairs bound as associated data of the wrapped key.
+    pub fn bound(&self) -> EncryptionContext {
+        let mut context = EncryptionContext::new();
+        context.insert(CONTEXT_VOLUME, self.volume_id);
+        context.insert(CONTEXT_FILE, self.file_id);
+        context
+    }
+
+    /// The pairs policies see and records show: the bound ones and the path.
+    pub fn visible(&self) -> EncryptionContext {
+        let mut context = self.bound();
+        context.insert(CONTEXT_PATH, self.path);
+        context
+    }
+}
+
+fn file_params(key: &KeyId, account: &str, file: &FileContext) -> serde_json::Value {
+    json!({
+        "keyId": key.arn(account).to_string(),
+        "encryptionAlgorithm": super::ALGORITHM,
+        "encryptionContext": file.visible().to_json(),
+        "keySpec": "AES_256",
+    })
+}
+
+impl Kms {
+    /// GenerateDataKey for a new file (or one opened with O_TRUNC): a fresh data
+    /// key and its wrapped form for the object header.
+    pub fn generate_file_key(
+        &self,
+        caller: &Caller,
+        key: &KeyId,
+        file: &FileContext,
+    ) -> Result<(DataKey, Vec<u8>), KmsError> {
+        let call = Call::new(
+            caller,
+            Operation::GenerateDataKey,
+            file_params(key, self.account(), file),
+        );
+        self.run(call, |call| {
+            let record =
+                self.authorized_key(call, &key.to_string(), call.op.action(), &file.visible())?;
+            let plaintext =
+                SecretBytes::random(DataKey::LEN).map_err(|e| KmsError::internal(e.to_string()))?;
+            let wrapped = self.seal_blob(&record, plaintext.expose(), &file.bound())?;
+            let data_key = DataKey::from_slice(plaintext.expose())
+                .map_err(|e| KmsError::internal(e.to_string()))?;
+            Ok((data_key, wrapped))
+        })
+    }
+
+    /// Decrypt of an existing file's wrapped data key, for the caller opening it.
+    pub fn decrypt_file_key(
+        &self,
+        caller: &Caller,
+        file: &FileContext,
+        wrapped: &[u8],
+    ) -> Result<DataKey, KmsError> {
+        let params = json!({
+            "encryptionAlgorithm": super::ALGORITHM,
+            "encryptionContext": file.visible().to_json(),
+        });
+        self.run(Call::new(caller, Operation::Decrypt, params), |call| {
+            let blob =
+                CiphertextBlob::read(wrapped).map_err(|_| super::data::invalid_ciphertext())?;
+            call.request_parameters["keyId"] = json!(blob.key_id.arn(self.account()).to_string());
+            self.authorized_key(
+                call,
+                &blob.key_id.to_string(),
+                call.op.action(),
+                &file.visible(),
+            )?;
+            let plaintext = self.open_blob(&blob, &file.bound())?;
+            DataKey::from_slice(plaintext.expose()).map_err(|_| super::data::invalid_ciphertext())
+        })
+    }
+}
