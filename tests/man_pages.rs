@@ -36,7 +36,7 @@ fn man_pages_match_the_command_line() {
     let mut stale = Vec::new();
     let pages = pages();
     for (name, text) in &pages {
-        let path = dir.join(&name);
+        let path = dir.join(name);
         if update {
             std::fs::write(&path, text).unwrap();
         } else if std::fs::read(&path).ok().as_deref() != Some(&text[..]) {
