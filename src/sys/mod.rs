@@ -1,7 +1,14 @@
 //! The operating system: the user and group databases, the calling process,
-//! file modes. The only module with `unsafe` and direct libc calls.
+//! file modes, process plumbing for the mount daemon. The only module with
+//! `unsafe` and direct libc calls.
 
+mod process;
 mod users;
+
+pub use process::{
+    adopt_inherited_fd, effective_uid, is_busy, new_session, pipe, set_inheritable, unmount,
+    TerminationSignals,
+};
 
 pub use users::{
     caller_for_process, caller_for_uid, caller_for_uid_lookup, caller_for_user_name,

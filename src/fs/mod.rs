@@ -1,0 +1,5 @@
+//! The filesystem: the only fuser user.
+
+pub mod mount;
+pub mod mountinfo;
+pub mod unmount;

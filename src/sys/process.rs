@@ -1,0 +1,175 @@
+//! Process plumbing for the mount daemon: pipes and inherited descriptors,
+//! sessions, termination signals and umount(2).
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::Duration;
+
+fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// A pipe `(read end, write end)`, both close-on-exec.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds has room for the two descriptors pipe2 writes.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Whether `fd` survives exec (a child process inherits it) or is closed on exec.
+pub fn set_inheritable(fd: BorrowedFd<'_>, inheritable: bool) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: fcntl on a borrowed, open descriptor.
+    let flags = check(unsafe { libc::fcntl(raw, libc::F_GETFD) })?;
+    let flags = if inheritable {
+        flags & !libc::FD_CLOEXEC
+    } else {
+        flags | libc::FD_CLOEXEC
+    };
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(raw, libc::F_SETFD, flags) })?;
+    Ok(())
+}
+
+/// Takes ownership of descriptor `raw` that a parent process left open for us,
+/// and makes it close-on-exec. Fails if `raw` is not an open descriptor above stderr.
+pub fn adopt_inherited_fd(raw: RawFd) -> io::Result<OwnedFd> {
+    if raw <= 2 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: F_GETFD only checks that the descriptor is open.
+    check(unsafe { libc::fcntl(raw, libc::F_GETFD) })?;
+    // SAFETY: the descriptor is open and was handed to this process for it alone;
+    // nothing else in the process refers to it by number.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    set_inheritable(fd.as_fd(), false)?;
+    Ok(fd)
+}
+
+/// Starts a new session (setsid): no controlling terminal, no terminal signals.
+pub fn new_session() -> io::Result<()> {
+    // SAFETY: setsid has no memory effects.
+    check(unsafe { libc::setsid() })?;
+    Ok(())
+}
+
+/// The effective uid of this process.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Detaches the filesystem mounted at `path` (umount2). `lazy` detaches it
+/// even while busy; the kernel finishes the unmount once the last user is gone.
+pub fn unmount(path: &Path, lazy: bool) -> io::Result<()> {
+    let cpath = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let flags = if lazy { libc::MNT_DETACH } else { 0 };
+    // UMOUNT_NOFOLLOW: a symlink planted at the mountpoint must not redirect us.
+    // SAFETY: cpath is a valid C string for the duration of the call.
+    check(unsafe { libc::umount2(cpath.as_ptr(), flags | libc::UMOUNT_NOFOLLOW) })?;
+    Ok(())
+}
+
+/// Whether `err` is EBUSY (a mount in use, for example).
+pub fn is_busy(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::EBUSY)
+}
+
+/// SIGINT, SIGTERM and SIGHUP, blocked so that one thread can wait for them
+/// (see [`TerminationSignals::block`]).
+pub struct TerminationSignals {
+    set: libc::sigset_t,
+}
+
+impl TerminationSignals {
+    /// Blocks the termination signals in the calling thread and in every thread it
+    /// starts afterwards. Call it before any thread exists, so that no thread is
+    /// left where the default action (death without unmounting) could strike.
+    pub fn block() -> io::Result<TerminationSignals> {
+        // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialize it.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: set is a valid sigset_t for these calls.
+        unsafe {
+            libc::sigemptyset(&mut set);
+            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::sigaddset(&mut set, signal);
+            }
+        }
+        // SAFETY: set is initialized; the old mask is not needed.
+        let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(TerminationSignals { set })
+    }
+
+    /// Waits up to `timeout` for one of the signals; returns its number.
+    pub fn wait(&self, timeout: Duration) -> Option<i32> {
+        let timeout = libc::timespec {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: set and timeout are valid; the siginfo pointer may be null.
+        let signal = unsafe { libc::sigtimedwait(&self.set, std::ptr::null_mut(), &timeout) };
+        (signal > 0).then_some(signal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn pipe_carries_bytes_and_is_close_on_exec() {
+        let (read, write) = pipe().unwrap();
+        // SAFETY: test-only probe of the descriptor flags.
+        let flags = unsafe { libc::fcntl(read.as_raw_fd(), libc::F_GETFD) };
+        assert_ne!(flags & libc::FD_CLOEXEC, 0);
+        std::fs::File::from(write).write_all(b"ok\n").unwrap();
+        let mut got = String::new();
+        std::fs::File::from(read).read_to_string(&mut got).unwrap();
+        assert_eq!(got, "ok\n");
+    }
+
+    #[test]
+    fn inheritable_clears_and_sets_close_on_exec() {
+        let (read, _write) = pipe().unwrap();
+        let flags = |fd: &OwnedFd| {
+            // SAFETY: test-only probe of the descriptor flags.
+            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) }
+        };
+        set_inheritable(read.as_fd(), true).unwrap();
+        assert_eq!(flags(&read) & libc::FD_CLOEXEC, 0);
+        set_inheritable(read.as_fd(), false).unwrap();
+        assert_ne!(flags(&read) & libc::FD_CLOEXEC, 0);
+    }
+
+    #[test]
+    fn adopting_refuses_stdio_and_closed_descriptors() {
+        assert!(adopt_inherited_fd(2).is_err());
+        // Far above any descriptor a test process has open.
+        assert!(adopt_inherited_fd(1 << 20).is_err());
+    }
+
+    #[test]
+    fn unmount_of_a_plain_directory_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = unmount(dir.path(), false).unwrap_err();
+        // EINVAL (not a mount point) as root, EPERM otherwise.
+        assert!(matches!(
+            err.raw_os_error(),
+            Some(libc::EINVAL | libc::EPERM)
+        ));
+    }
+}
