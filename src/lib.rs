@@ -6,3 +6,5 @@
 pub mod crypto;
 pub mod format;
 pub mod model;
+pub mod object;
+pub mod volume;
