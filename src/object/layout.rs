@@ -160,6 +160,28 @@ mod tests {
         }
     }
 
+    /// The table "Worked sizes" of docs/FORMAT.md: default chunk size, a
+    /// 116-byte header (a DEK wrapped with AES-256-GCM).
+    #[test]
+    fn worked_sizes_of_the_format_document() {
+        let aes = Layout::new(116, Cipher::Aes256Gcm, 32768);
+        let xchacha = Layout::new(116, Cipher::XChaCha20Poly1305, 32768);
+        let table: [(u64, u64, u64); 8] = [
+            (0, 116, 116),
+            (1, 145, 157),
+            (32767, 32911, 32923),
+            (32768, 32912, 32924),
+            (32769, 32941, 32965),
+            (98311, 98539, 98587),
+            (1048579, 1049619, 1050015),
+            (10485760, 10494836, 10498676),
+        ];
+        for (plain_len, aes_len, xchacha_len) in table {
+            assert_eq!(aes.cipher_len(plain_len), aes_len, "{plain_len}");
+            assert_eq!(xchacha.cipher_len(plain_len), xchacha_len, "{plain_len}");
+        }
+    }
+
     #[test]
     fn lengths_no_plaintext_gives_are_refused() {
         for (layout, overhead) in layouts() {

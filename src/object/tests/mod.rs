@@ -112,3 +112,41 @@ impl TestObject {
         self.file.write_all_at(bytes, 0).unwrap();
     }
 }
+
+/// docs/FORMAT.md names the functions and tests behind its claims; each of
+/// them (every inline code word with two or more underscores) must exist.
+#[test]
+fn every_function_named_in_the_format_document_exists() {
+    fn sources(dir: &std::path::Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut code = String::new();
+    sources(&root.join("src"), &mut code);
+    let doc = std::fs::read_to_string(root.join("docs/FORMAT.md")).unwrap();
+    // Fenced blocks are notation, not names; drop them.
+    let prose: String = doc.split("```").step_by(2).collect();
+    let mut checked = 0;
+    for span in prose.split('`').skip(1).step_by(2) {
+        let words =
+            span.split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        for word in words.filter(|w| w.matches('_').count() >= 2) {
+            assert!(
+                code.contains(&format!("fn {word}(")),
+                "docs/FORMAT.md names `{word}`, which is not a function"
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 30,
+        "only {checked} names found: is the document still there?"
+    );
+}
