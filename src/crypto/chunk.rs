@@ -40,11 +40,6 @@ impl ContentKey {
         }
     }
 
-    /// Bytes a frame adds to its plaintext: nonce and tag.
-    pub fn frame_overhead(&self) -> usize {
-        self.cipher().nonce_len() + TAG_LEN
-    }
-
     /// `seal[DEK](body, aad)` in place, with a fresh nonce from the OS.
     /// `frame` is `nonce slot ‖ plaintext ‖ tag slot`; afterwards it is the
     /// sealed frame `nonce ‖ ciphertext ‖ tag`.
@@ -115,8 +110,8 @@ mod tests {
     use crate::crypto::{open, Sealed};
 
     fn frame_with(key: &ContentKey, plaintext: &[u8]) -> Vec<u8> {
-        let mut frame = vec![0u8; plaintext.len() + key.frame_overhead()];
         let nonce_len = key.cipher().nonce_len();
+        let mut frame = vec![0u8; nonce_len + plaintext.len() + TAG_LEN];
         frame[nonce_len..nonce_len + plaintext.len()].copy_from_slice(plaintext);
         frame
     }

@@ -1,6 +1,7 @@
 //! The ciphertext object header and the chunk associated data
 //! (docs/FORMAT.md, "Ciphertext object"). Pure encoding and bounded parsing;
-//! the chunk arithmetic and all file I/O live in `crate::object`.
+//! the chunk arithmetic and all file I/O live in `crate::object`, which this
+//! module must not import (nor anything that does I/O).
 //!
 //! ```text
 //! "KFSO" ‖ be16(version = 1) ‖ u8(cipher) ‖ u8(0) ‖ be32(chunk_size) ‖ file_id (16)

@@ -1,7 +1,8 @@
 //! The volume config, the JSON file `kmsfs.volume` at the root of a backing
 //! directory (docs/FORMAT.md, "Volume config"): encoding, strict parsing, and
 //! the encryption context that binds the wrapped name key to the config.
-//! Pure: no I/O; callers prefix errors with the file's path.
+//! Pure: no I/O, and must not import `volume` or the KMS; callers read the
+//! file and prefix errors with its path.
 
 use std::fmt;
 use std::str::FromStr;
