@@ -22,7 +22,6 @@ pub const VERSION: u16 = 1;
 /// Everything before the wrapped DEK: magic, version, cipher, reserved,
 /// chunk size, file id, blob length.
 pub const FIXED_LEN: usize = 4 + 2 + 1 + 1 + 4 + 16 + 2;
-pub const MAX_HEADER_LEN: usize = FIXED_LEN + MAX_BLOB_LEN;
 pub const MIN_CHUNK_SIZE: u32 = 4096;
 pub const MAX_CHUNK_SIZE: u32 = 1 << 20;
 /// The chunk size of new volumes unless told otherwise.
