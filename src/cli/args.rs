@@ -81,6 +81,40 @@ pub enum Command {
     /// Read the audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Encrypted volumes: backing directories of ciphertext objects
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CipherArg {
+    #[value(name = "aes-256-gcm")]
+    Aes256Gcm,
+    #[value(name = "xchacha20-poly1305")]
+    XChaCha20Poly1305,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VolumeCommand {
+    /// Make an empty directory a volume whose files are encrypted under a key
+    Create {
+        /// The backing directory (must be empty)
+        #[arg(value_name = "BACKING")]
+        backing: PathBuf,
+        #[command(flatten)]
+        key: KeyIdArg,
+        /// The content cipher
+        #[arg(long, value_enum, default_value_t = CipherArg::Aes256Gcm)]
+        cipher: CipherArg,
+        /// Plaintext bytes per chunk: a power of two from 4096 to 1048576
+        #[arg(long, value_name = "BYTES", default_value_t = crate::format::object::DEFAULT_CHUNK_SIZE)]
+        chunk_size: u32,
+    },
+    /// Show a volume's config
+    Info {
+        #[arg(value_name = "BACKING")]
+        backing: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -10,6 +10,7 @@ mod key_cmds;
 mod policy_cmds;
 mod render;
 mod session;
+mod volume_cmds;
 
 use std::process::ExitCode;
 
@@ -71,6 +72,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 Command::ReEncrypt(args) => data_cmds::re_encrypt(&ctx, args),
                 Command::GenerateDataKey(args) => data_cmds::generate_data_key(&ctx, args),
                 Command::Audit(cmd) => audit_cmds::run(&ctx, cmd),
+                Command::Volume(cmd) => volume_cmds::run(&ctx, cmd),
             }
         }
     }

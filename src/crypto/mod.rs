@@ -1,9 +1,13 @@
 //! The cryptographic core: AEAD seal/open for both ciphers, key newtypes, the
 //! passphrase KDF and the OS random source. The only user of aes-gcm,
-//! chacha20poly1305 and argon2. Knows nothing of FUSE, SQLite or the KMS.
+//! chacha20poly1305, aes-siv and argon2. Knows nothing of FUSE, SQLite or the KMS.
 
+mod chunk;
+mod names;
 mod secret;
 
+pub use chunk::ContentKey;
+pub use names::NameKey;
 pub use secret::{DataKey, KeyMaterial, RootKey, SecretBytes, SecretKey};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};

@@ -1,7 +1,9 @@
 //! Byte layouts of docs/FORMAT.md: pure encoding and bounded parsing, no I/O.
 
 pub mod blob;
+pub mod object;
 mod reader;
+pub mod volume_config;
 
 pub use reader::Reader;
 
@@ -26,6 +28,17 @@ pub enum FormatError {
         version: u32,
     },
     UnknownCipher(u8),
+    /// A chunk size that is not a power of two in 4 KiB..=1 MiB; `field`
+    /// names it as the structure does ("chunk size", "chunkSize").
+    BadChunkSize {
+        field: &'static str,
+        size: u64,
+    },
+    /// A reserved field that must be zero is not.
+    ReservedNotZero {
+        what: &'static str,
+        value: u64,
+    },
     /// Any other field that is out of range.
     Invalid(String),
 }
@@ -43,6 +56,15 @@ impl fmt::Display for FormatError {
                 )
             }
             FormatError::UnknownCipher(id) => write!(f, "unknown cipher id {id}"),
+            FormatError::BadChunkSize { field, size } => write!(
+                f,
+                "{field} {size} is not a power of two between {} and {}",
+                object::MIN_CHUNK_SIZE,
+                object::MAX_CHUNK_SIZE
+            ),
+            FormatError::ReservedNotZero { what, value } => {
+                write!(f, "reserved field of the {what} is {value}; it must be 0")
+            }
             FormatError::Invalid(msg) => f.write_str(msg),
         }
     }

@@ -10,12 +10,11 @@ use crate::crypto::{DataKey, SecretBytes};
 use crate::format::blob::CiphertextBlob;
 use crate::model::{Caller, EncryptionContext, KeyId};
 
-/// Encryption-context keys kmsfs uses for file data keys.
-pub const CONTEXT_VOLUME: &str = "kmsfs:volume";
-pub const CONTEXT_FILE: &str = "kmsfs:file";
+pub use crate::format::object::{CONTEXT_FILE, CONTEXT_VOLUME};
+
 /// The file's path inside the volume: shown to policies and in records, but not
 /// bound into the wrapped key (a rename must not make a file unreadable).
-pub const CONTEXT_PATH: &str = "kmsfs:path";
+pub use crate::audit::PATH_CONTEXT_KEY as CONTEXT_PATH;
 
 /// Which file a data key belongs to.
 pub struct FileContext<'a> {

@@ -11,6 +11,7 @@ mod grants;
 mod keys;
 mod maintenance;
 mod metadata;
+pub use metadata::aws_date;
 mod operation;
 mod policies;
 

@@ -50,11 +50,21 @@ pub(super) fn check_vault_files(db: &Path) -> Result<(), VaultError> {
     check_dir(vault_dir(db))?;
     check_private_file(db, 0o600)?;
     for sidecar in wal_sidecars(db) {
-        if exists(&sidecar)? {
-            check_private_file(&sidecar, 0o600)?;
+        // Another process closing the last connection may remove a sidecar at any moment.
+        match mode_of_if_present(&sidecar)? {
+            Some(mode) if mode & 0o077 != 0 => return Err(insecure(&sidecar, mode, 0o600)),
+            _ => {}
         }
     }
     Ok(())
+}
+
+fn mode_of_if_present(path: &Path) -> Result<Option<u32>, VaultError> {
+    match fs::metadata(path) {
+        Ok(metadata) => Ok(Some(metadata.permissions().mode() & 0o7777)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(VaultError::io(path)(e)),
+    }
 }
 
 /// A directory other users can write to would let them replace the vault's files.

@@ -1,0 +1,98 @@
+//! [`Object`]: one ciphertext object opened with its key, a stateless view over
+//! a backing file (pread/pwrite through `FileExt`), and the chunk opening that
+//! reads and writes share.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use crate::crypto::{ContentKey, TAG_LEN};
+use crate::format::object::ObjectHeader;
+
+use super::header::plain_len_in;
+use super::layout::Layout;
+use super::{IntegrityFailure, ObjectError};
+
+/// Plaintext bytes one read or write moves with a single pread/pwrite (at
+/// least one chunk): bounds the scratch buffer of a large request.
+const BATCH_PLAIN_BYTES: u64 = 256 * 1024;
+
+/// A ciphertext object: `file` holds `header` followed by chunks sealed with
+/// `key`. Holds no state of its own, so it is cheap to make per request.
+///
+/// Callers serialize: [`Object::write_at`] and [`Object::set_len`] need the
+/// object to themselves (no other write, truncate or read of the same file
+/// meanwhile); reads may run concurrently with each other. A read that
+/// overlaps a write could see a half-written chunk and fail authentication.
+pub struct Object<'a> {
+    pub(super) file: &'a File,
+    pub(super) header: &'a ObjectHeader,
+    pub(super) key: &'a ContentKey,
+    pub(super) layout: Layout,
+}
+
+impl<'a> Object<'a> {
+    /// The object in `file`, whose header (as read by
+    /// [`read_header`](super::read_header)) is `header`; `key` is the DEK
+    /// unwrapped from it, prepared for `header.cipher`.
+    pub fn new(file: &'a File, header: &'a ObjectHeader, key: &'a ContentKey) -> Object<'a> {
+        assert_eq!(
+            key.cipher(),
+            header.cipher,
+            "BUG: content key prepared for another cipher than the object's"
+        );
+        Object {
+            file,
+            header,
+            key,
+            layout: Layout::for_header(header),
+        }
+    }
+
+    /// Makes `file` an empty object with `header` (a new file, or an old one
+    /// given a fresh DEK by O_TRUNC). The header is written before the old
+    /// content is cut, so the file always starts with a whole header.
+    pub fn create(
+        file: &'a File,
+        header: &'a ObjectHeader,
+        key: &'a ContentKey,
+    ) -> Result<Object<'a>, ObjectError> {
+        let object = Object::new(file, header, key);
+        file.write_all_at(&header.encode(), 0)?;
+        file.set_len(object.layout.header_len())?;
+        Ok(object)
+    }
+
+    /// The plaintext size, from the file's size on disk.
+    pub fn plain_len(&self) -> Result<u64, ObjectError> {
+        plain_len_in(&self.layout, self.file)
+    }
+
+    /// How many chunks one pread/pwrite may cover.
+    pub(super) fn batch_chunks(&self) -> u64 {
+        (BATCH_PLAIN_BYTES / self.layout.chunk_size()).max(1)
+    }
+
+    /// Opens chunk `chunk_no`'s `frame` in place and returns its plaintext.
+    /// An all-zero frame is a hole and reads as zeros, unless it is the last
+    /// chunk, which kmsfs always seals.
+    pub(super) fn open_chunk<'f>(
+        &self,
+        chunk_no: u64,
+        last: bool,
+        frame: &'f mut [u8],
+    ) -> Result<&'f [u8], ObjectError> {
+        let integrity = |reason| ObjectError::Integrity { chunk_no, reason };
+        if frame.iter().all(|&b| b == 0) {
+            if last {
+                return Err(integrity(IntegrityFailure::HoleAtEnd));
+            }
+            let body = self.header.cipher.nonce_len()..frame.len() - TAG_LEN;
+            return Ok(&frame[body]);
+        }
+        let aad = self.header.chunk_aad(chunk_no, last);
+        match self.key.open_frame(&aad, frame) {
+            Ok(plain) => Ok(plain),
+            Err(_) => Err(integrity(IntegrityFailure::Authentication)),
+        }
+    }
+}
