@@ -1,5 +1,6 @@
 //! The filesystem: the only fuser user.
 
+pub mod daemon;
 pub mod mount;
 pub mod mountinfo;
 pub mod unmount;

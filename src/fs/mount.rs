@@ -4,7 +4,9 @@
 //! CLI: must not import `kms`, `vault`, `volume` or `cli`.
 
 use std::fmt;
+use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use fuser::{Config, Filesystem, MountOption, Session, SessionACL};
 
-use super::mountinfo;
+use super::mountinfo::{self, KMSFS_FS_TYPE};
 use super::unmount;
-use crate::sys::TerminationSignals;
+use crate::sys::{self, TerminationSignals};
 
 /// How to mount.
 #[derive(Debug, Clone)]
@@ -123,6 +125,10 @@ pub struct Mountpoint {
     pub path: PathBuf,
     /// The device of the directory before mounting: a different one means live.
     device_before: u64,
+    /// Its mode, the root's mode until the filesystem answers.
+    mode: u32,
+    /// The backing directory, absolute and without symlinks.
+    backing: PathBuf,
 }
 
 /// Checks that `mountpoint` is an existing directory with nothing mounted on it,
@@ -156,7 +162,12 @@ pub fn check_mountpoint(mountpoint: &Path, backing: &Path) -> Result<Mountpoint,
         .map_err(inaccessible(Path::new("/proc/self/mountinfo")))?
         .is_some()
     {
-        return Err(MountError::AlreadyMounted(path));
+        // The kernel may answer a stat of a dead FUSE mount from its cache, but
+        // an open always reaches the daemon.
+        return Err(match std::fs::read_dir(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => MountError::DeadMount(path),
+            _ => MountError::AlreadyMounted(path),
+        });
     }
     let backing = backing.canonicalize().map_err(inaccessible(backing))?;
     if path.starts_with(&backing) || backing.starts_with(&path) {
@@ -168,6 +179,8 @@ pub fn check_mountpoint(mountpoint: &Path, backing: &Path) -> Result<Mountpoint,
     Ok(Mountpoint {
         path,
         device_before: meta.dev(),
+        mode: meta.mode(),
+        backing,
     })
 }
 
@@ -185,12 +198,11 @@ pub fn serve<F: Filesystem>(
 ) -> Result<(), MountError> {
     let signals = block_termination_signals()?;
     let target = check_mountpoint(mountpoint, &options.backing)?;
-    let session = Session::new(fs, &target.path, &session_config(options)).map_err(|source| {
-        MountError::Mount {
-            path: target.path.clone(),
-            source,
-        }
-    })?;
+    let options = &MountOptions {
+        backing: target.backing.clone(),
+        ..options.clone()
+    };
+    let session = start_session(fs, &target, options)?;
     log::info!(
         "mounted {} on {}",
         options.backing.display(),
@@ -246,9 +258,73 @@ pub fn block_termination_signals() -> Result<TerminationSignals, MountError> {
     TerminationSignals::block().map_err(MountError::Session)
 }
 
+/// Mounts and answers the kernel's INIT.
+fn start_session<F: Filesystem>(
+    fs: F,
+    target: &Mountpoint,
+    options: &MountOptions,
+) -> Result<Session<F>, MountError> {
+    let config = session_config(options);
+    let mount_error = |source| MountError::Mount {
+        path: target.path.clone(),
+        source,
+    };
+    if sys::effective_uid() != 0 {
+        // An ordinary user mounts through fusermount3, inside fuser.
+        return Session::new(fs, &target.path, &config).map_err(mount_error);
+    }
+    // Root mounts by itself so that fuser holds no mount handle: fuser 0.18
+    // unmounts the path again when its session ends (its liveness probe reads
+    // POLLERR backwards), which could take down a newer mount at the same place.
+    let device = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .map_err(mount_error)?;
+    let data = kernel_mount_data(&device, target, options);
+    sys::mount_fuse(
+        &fs_name(options),
+        &target.path,
+        KMSFS_FS_TYPE,
+        options.read_only,
+        &data,
+    )
+    .map_err(mount_error)?;
+    Session::from_fd(fs, device.into(), config.acl, config).map_err(|source| {
+        stop(&target.path);
+        mount_error(source)
+    })
+}
+
+/// The source column of the mount table: `kmsfs:<backing>`.
+fn fs_name(options: &MountOptions) -> String {
+    format!("kmsfs:{}", options.backing.display())
+}
+
+/// The FUSE mount data for mount(2): the device, the root's mode, the mounting
+/// user, and the access options.
+fn kernel_mount_data(device: &File, target: &Mountpoint, options: &MountOptions) -> String {
+    let (uid, gid) = sys::real_ids();
+    let mut data = format!(
+        "fd={},rootmode={:o},user_id={uid},group_id={gid}",
+        device.as_raw_fd(),
+        target.mode & FILE_TYPE_AND_PERMISSIONS
+    );
+    if options.default_permissions {
+        data.push_str(",default_permissions");
+    }
+    if options.allow_other {
+        data.push_str(",allow_other");
+    }
+    data
+}
+
+/// The file type and permission bits of a mode (S_IFMT | 07777).
+const FILE_TYPE_AND_PERMISSIONS: u32 = 0o177_777;
+
 fn session_config(options: &MountOptions) -> Config {
     let mut mount_options = vec![
-        MountOption::FSName(format!("kmsfs:{}", options.backing.display())),
+        MountOption::FSName(fs_name(options)),
         // As a kernel option: fuser's Subtype only reaches fusermount3, not a
         // direct mount(2) by root; fusermount3 understands this form too.
         MountOption::CUSTOM("subtype=kmsfs".into()),

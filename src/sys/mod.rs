@@ -6,8 +6,8 @@ mod process;
 mod users;
 
 pub use process::{
-    adopt_inherited_fd, effective_uid, is_busy, new_session, pipe, set_inheritable, unmount,
-    TerminationSignals,
+    adopt_inherited_fd, effective_uid, is_busy, mount_fuse, new_session, pipe, real_ids,
+    set_inheritable, unmount, TerminationSignals,
 };
 
 pub use users::{

@@ -68,6 +68,42 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// The real uid and gid of this process.
+pub fn real_ids() -> (u32, u32) {
+    // SAFETY: getuid/getgid cannot fail.
+    unsafe { (libc::getuid(), libc::getgid()) }
+}
+
+/// mount(2) of a FUSE filesystem: `data` names the open /dev/fuse descriptor
+/// (`fd=N,rootmode=...`); always nosuid and nodev.
+pub fn mount_fuse(
+    source: &str,
+    target: &Path,
+    fs_type: &str,
+    read_only: bool,
+    data: &str,
+) -> io::Result<()> {
+    let c =
+        |bytes: &[u8]| CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL));
+    let (source, target) = (c(source.as_bytes())?, c(target.as_os_str().as_bytes())?);
+    let (fs_type, data) = (c(fs_type.as_bytes())?, c(data.as_bytes())?);
+    let mut flags = libc::MS_NOSUID | libc::MS_NODEV;
+    if read_only {
+        flags |= libc::MS_RDONLY;
+    }
+    // SAFETY: every pointer is a valid C string for the duration of the call.
+    check(unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fs_type.as_ptr(),
+            flags,
+            data.as_ptr().cast(),
+        )
+    })?;
+    Ok(())
+}
+
 /// Detaches the filesystem mounted at `path` (umount2). `lazy` detaches it
 /// even while busy; the kernel finishes the unmount once the last user is gone.
 pub fn unmount(path: &Path, lazy: bool) -> io::Result<()> {

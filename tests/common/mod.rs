@@ -1,6 +1,8 @@
 //! Shared helpers for tests that drive the real `kmsfs` binary.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod mount;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
