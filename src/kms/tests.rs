@@ -566,6 +566,15 @@ fn put_policy_is_validated_and_guards_against_lockout() {
         code(kms.put_key_policy(&me(), &key, unknown_user, false)),
         Some(ErrorCode::MalformedPolicyDocument)
     );
+    let other_key = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"{}"}}]}}"#,
+        crate::model::KeyId::new_random().arn(kms.account())
+    );
+    let err = kms
+        .put_key_policy(&me(), &key, &other_key, false)
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::MalformedPolicyDocument);
+    assert!(err.message.contains("Resource"), "{}", err.message);
     kms.put_key_policy(&me(), &key, lockout, true).unwrap();
     assert_eq!(
         code(kms.describe_key(&me(), &key)),
