@@ -581,3 +581,24 @@ fn put_policy_is_validated_and_guards_against_lockout() {
         Some(ErrorCode::AccessDenied)
     );
 }
+
+/// The key material itself never rests in the vault files in the clear.
+#[test]
+fn key_material_is_not_stored_in_the_clear() {
+    let f = fixture();
+    let key = new_key(&f.kms);
+    f.kms.rotate_key_on_demand(&me(), &key).unwrap();
+    let id: crate::model::KeyId = key.parse().unwrap();
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(f.dir.path().join("vault")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            stored.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    for version in [1, 2] {
+        let material = f.kms.vault().material(&id, version).unwrap();
+        let secret = material.expose();
+        assert!(!stored.windows(secret.len()).any(|w| w == secret), "version {version} is stored in the clear");
+    }
+}
