@@ -599,6 +599,9 @@ fn key_material_is_not_stored_in_the_clear() {
     for version in [1, 2] {
         let material = f.kms.vault().material(&id, version).unwrap();
         let secret = material.expose();
-        assert!(!stored.windows(secret.len()).any(|w| w == secret), "version {version} is stored in the clear");
+        assert!(
+            !stored.windows(secret.len()).any(|w| w == secret),
+            "version {version} is stored in the clear"
+        );
     }
 }

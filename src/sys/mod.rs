@@ -1,7 +1,12 @@
 //! The operating system: the user and group databases, the calling process,
 //! file modes. The only module with `unsafe` and direct libc calls.
 
+mod lock;
+mod process;
 mod users;
+
+pub use lock::{FileLock, LockKind};
+pub use process::set_umask;
 
 pub use users::{
     caller_for_process, caller_for_uid, caller_for_uid_lookup, caller_for_user_name,
