@@ -16,8 +16,6 @@ mod view;
 mod writer;
 
 #[cfg(test)]
-mod layering_tests;
-#[cfg(test)]
 mod test_support;
 
 pub use error::AuditError;

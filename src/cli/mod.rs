@@ -24,8 +24,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
     // Files kmsfs creates hold secrets or audit records: private from the start.
-    // SAFETY: umask cannot fail.
-    unsafe { libc::umask(0o077) };
+    crate::sys::set_umask(0o077);
     match run(&cli) {
         Ok(()) => ExitCode::from(exit::SUCCESS),
         Err(err) => {

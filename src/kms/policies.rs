@@ -123,6 +123,9 @@ impl Kms {
         document: &PolicyDocument,
         bypass_lockout_check: bool,
     ) -> Result<(), KmsError> {
+        document
+            .check_resources_name(&key_id.arn(self.account()))
+            .map_err(|e| malformed(e.to_string()))?;
         for principal in document.principals_named() {
             check_principal_exists(principal)?;
         }

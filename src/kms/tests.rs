@@ -566,9 +566,42 @@ fn put_policy_is_validated_and_guards_against_lockout() {
         code(kms.put_key_policy(&me(), &key, unknown_user, false)),
         Some(ErrorCode::MalformedPolicyDocument)
     );
+    let other_key = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"{}"}}]}}"#,
+        crate::model::KeyId::new_random().arn(kms.account())
+    );
+    let err = kms
+        .put_key_policy(&me(), &key, &other_key, false)
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::MalformedPolicyDocument);
+    assert!(err.message.contains("Resource"), "{}", err.message);
     kms.put_key_policy(&me(), &key, lockout, true).unwrap();
     assert_eq!(
         code(kms.describe_key(&me(), &key)),
         Some(ErrorCode::AccessDenied)
     );
+}
+
+/// The key material itself never rests in the vault files in the clear.
+#[test]
+fn key_material_is_not_stored_in_the_clear() {
+    let f = fixture();
+    let key = new_key(&f.kms);
+    f.kms.rotate_key_on_demand(&me(), &key).unwrap();
+    let id: crate::model::KeyId = key.parse().unwrap();
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(f.dir.path().join("vault")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            stored.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    for version in [1, 2] {
+        let material = f.kms.vault().material(&id, version).unwrap();
+        let secret = material.expose();
+        assert!(
+            !stored.windows(secret.len()).any(|w| w == secret),
+            "version {version} is stored in the clear"
+        );
+    }
 }

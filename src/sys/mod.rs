@@ -2,12 +2,14 @@
 //! file modes, process plumbing for the mount daemon. The only module with
 //! `unsafe` and direct libc calls.
 
+mod lock;
 mod process;
 mod users;
 
+pub use lock::{FileLock, LockKind};
 pub use process::{
     adopt_inherited_fd, effective_uid, is_busy, mount_fuse, new_session, pipe, real_ids,
-    set_inheritable, unmount, TerminationSignals,
+    set_inheritable, set_umask, unmount, TerminationSignals,
 };
 
 pub use users::{

@@ -1,5 +1,6 @@
-//! Process plumbing for the mount daemon: pipes and inherited descriptors,
-//! sessions, termination signals and umount(2).
+//! Process-wide settings (umask) and process plumbing for the mount daemon:
+//! pipes and inherited descriptors, sessions, termination signals, mount(2)
+//! and umount(2).
 
 use std::ffi::CString;
 use std::io;
@@ -14,6 +15,13 @@ fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
     } else {
         Ok(rc)
     }
+}
+
+/// Sets the process umask and returns the previous one. The umask is per
+/// process: every thread's new files get it.
+pub fn set_umask(mask: u32) -> u32 {
+    // SAFETY: umask(2) only swaps an integer in the process; it cannot fail.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
 }
 
 /// A pipe `(read end, write end)`, both close-on-exec.

@@ -209,18 +209,16 @@ impl Drop for CreatedFiles {
 /// Sets the process umask to 0o077 until dropped, so that nothing SQLite or
 /// the OS creates meanwhile is readable by others. The umask is per process:
 /// other threads creating files at the same time get private files too.
-pub(super) struct PrivateUmask(libc::mode_t);
+pub(super) struct PrivateUmask(u32);
 
 impl PrivateUmask {
     pub(super) fn set() -> Self {
-        // SAFETY: umask(2) only swaps an integer in the process; it cannot fail.
-        PrivateUmask(unsafe { libc::umask(0o077) })
+        PrivateUmask(crate::sys::set_umask(0o077))
     }
 }
 
 impl Drop for PrivateUmask {
     fn drop(&mut self) {
-        // SAFETY: as in `set`.
-        unsafe { libc::umask(self.0) };
+        crate::sys::set_umask(self.0);
     }
 }

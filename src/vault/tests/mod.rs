@@ -1,7 +1,6 @@
 //! Vault tests: real SQLite files in temporary directories, poked with a second
 //! plain connection where a test plays the attacker.
 
-mod imports;
 mod lifecycle;
 mod material;
 mod permissions;
