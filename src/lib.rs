@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cli;
 pub mod crypto;
 pub mod format;
+pub mod fs;
 pub mod kms;
 pub mod model;
 pub mod object;
