@@ -1,11 +1,13 @@
 //! Data keys of filesystem objects: the requests a mounted volume makes when a
 //! file is created or opened. Each is a GenerateDataKey or Decrypt record that
-//! names the volume, the file id and the file's path.
+//! names the volume, the file id and the file's path. Also the record of an
+//! integrity failure the filesystem found reading a file.
 
 use serde_json::json;
 
 use super::error::KmsError;
 use super::{Call, Kms, Operation};
+use crate::audit::{build_record, AuditEvent, EventType};
 use crate::crypto::{DataKey, SecretBytes};
 use crate::format::blob::CiphertextBlob;
 use crate::model::{Caller, EncryptionContext, KeyId};
@@ -15,6 +17,9 @@ pub use crate::format::object::{CONTEXT_FILE, CONTEXT_VOLUME};
 /// The file's path inside the volume: shown to policies and in records, but not
 /// bound into the wrapped key (a rename must not make a file unreadable).
 pub use crate::audit::PATH_CONTEXT_KEY as CONTEXT_PATH;
+
+/// The eventName and errorCode of an integrity failure record.
+const INTEGRITY_EVENT: &str = "IntegrityCheckFailed";
 
 /// Which file a data key belongs to.
 pub struct FileContext<'a> {
@@ -101,5 +106,41 @@ impl Kms {
             let plaintext = self.open_blob(&blob, &file.bound())?;
             DataKey::from_slice(plaintext.expose()).map_err(|_| super::data::invalid_ciphertext())
         })
+    }
+
+    /// Records that chunk `chunk_no` of `file`, whose data key `key` wraps,
+    /// failed its integrity check when `caller` read it (eventName and
+    /// errorCode `IntegrityCheckFailed`). Not a request: nothing is authorized.
+    pub fn record_integrity_failure(
+        &self,
+        caller: &Caller,
+        key: &KeyId,
+        file: &FileContext,
+        chunk_no: u64,
+        reason: &str,
+    ) -> Result<(), KmsError> {
+        let arn = key.arn(self.account()).to_string();
+        let request_parameters = json!({
+            "keyId": arn,
+            "encryptionContext": file.visible().to_json(),
+            "chunk": chunk_no,
+        });
+        let event = AuditEvent {
+            caller: Some(caller),
+            account_id: self.account(),
+            event_name: INTEGRITY_EVENT,
+            event_type: EventType::AwsApiCall,
+            read_only: true,
+            request_parameters,
+            response_elements: serde_json::Value::Null,
+            resources: vec![arn],
+            error: Some((
+                INTEGRITY_EVENT,
+                format!("chunk {chunk_no} of {}: {reason}", file.path),
+            )),
+            user_agent: &self.user_agent,
+            additional_event_data: None,
+        };
+        self.append(&build_record(&event))
     }
 }
