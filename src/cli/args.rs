@@ -84,6 +84,56 @@ pub enum Command {
     /// Encrypted volumes: backing directories of ciphertext objects
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Mount a volume: a FUSE daemon that returns once the mount is usable
+    Mount(MountArgs),
+    /// Unmount a mounted volume
+    Umount(UmountArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_long_help = "Without --foreground, kmsfs starts the daemon in the background and exits 0 once the \
+                       mount is usable, or prints the daemon's one error line and exits non-zero (no volume, \
+                       vault locked, key disabled or pending deletion, mountpoint missing, not a directory or \
+                       busy). The daemon unmounts cleanly on SIGINT, SIGTERM and SIGHUP (lazily if busy). \
+                       Opening the volume is a Decrypt request by the mounting user; every later open of a \
+                       file is a request by the user who opens it."
+)]
+pub struct MountArgs {
+    /// The volume's backing directory
+    #[arg(value_name = "BACKING")]
+    pub backing: PathBuf,
+    /// An existing directory to mount on
+    #[arg(value_name = "MOUNTPOINT")]
+    pub mountpoint: PathBuf,
+    /// Stay attached: serve until unmounted or interrupted, logging to stderr
+    #[arg(long)]
+    pub foreground: bool,
+    /// Mount read-only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Only the mounting user may use the mount (no allow_other)
+    #[arg(long)]
+    pub no_allow_other: bool,
+    /// Do not let the kernel check mode bits (no default_permissions)
+    #[arg(long)]
+    pub no_default_permissions: bool,
+    /// Internal: the pipe on which the background daemon reports readiness
+    #[arg(long, hide = true, value_name = "FD", requires = "foreground")]
+    pub ready_fd: Option<i32>,
+    /// Internal: the pipe holding the vault passphrase read by the waiting parent
+    #[arg(long, hide = true, value_name = "FD", requires = "ready_fd")]
+    pub passphrase_fd: Option<i32>,
+}
+
+#[derive(Args, Debug)]
+pub struct UmountArgs {
+    /// Where the volume is mounted
+    #[arg(value_name = "MOUNTPOINT")]
+    pub mountpoint: PathBuf,
+    /// Detach even if busy; the daemon exits when the last open file is closed
+    #[arg(long)]
+    pub lazy: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -30,6 +30,11 @@ pub enum CliError {
         source: std::io::Error,
     },
     Other(String),
+    /// A failure another kmsfs process reported (the mount daemon): its message and exit code.
+    Relayed {
+        code: u8,
+        message: String,
+    },
 }
 
 impl CliError {
@@ -41,6 +46,7 @@ impl CliError {
             | CliError::Audit(_)
             | CliError::File { .. }
             | CliError::Other(_) => exit::ENVIRONMENT,
+            CliError::Relayed { code, .. } => *code,
         }
     }
 
@@ -68,6 +74,7 @@ impl fmt::Display for CliError {
             CliError::Vault(err) => write!(f, "{err}"),
             CliError::Audit(err) => write!(f, "{err}"),
             CliError::Usage(msg) | CliError::Other(msg) => f.write_str(msg),
+            CliError::Relayed { message, .. } => f.write_str(message),
             CliError::File {
                 path,
                 action,

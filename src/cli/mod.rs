@@ -7,6 +7,7 @@ mod data_cmds;
 mod error;
 mod init_cmd;
 mod key_cmds;
+mod mount_cmds;
 mod policy_cmds;
 mod render;
 mod session;
@@ -52,6 +53,9 @@ fn run(cli: &Cli) -> Result<(), CliError> {
     let passphrase_file = cli.passphrase_file.as_deref();
     match &cli.command {
         Command::Init(args) => init_cmd::run(cli, &vault, args),
+        // The mount daemon opens the vault itself; unmounting needs no key.
+        Command::Mount(args) => mount_cmds::mount(cli, &vault, args),
+        Command::Umount(args) => mount_cmds::umount(args),
         command => {
             let kms = session::open_kms(&vault, passphrase_file)?;
             let caller = session::caller();
@@ -61,7 +65,9 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 output: cli.output,
             };
             match command {
-                Command::Init(_) => unreachable!("BUG: init is handled above"),
+                Command::Init(_) | Command::Mount(_) | Command::Umount(_) => {
+                    unreachable!("BUG: handled above")
+                }
                 Command::Key(cmd) => key_cmds::run_key(&ctx, cmd),
                 Command::Alias(cmd) => key_cmds::run_alias(&ctx, cmd),
                 Command::Policy(cmd) => policy_cmds::run_policy(&ctx, cmd),

@@ -150,9 +150,7 @@ pub fn check_mountpoint(mountpoint: &Path, backing: &Path) -> Result<Mountpoint,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(MountError::MountpointMissing(path))
         }
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-            return Err(MountError::DeadMount(path))
-        }
+        Err(e) if is_dead_mount(&e) => return Err(MountError::DeadMount(path)),
         Err(e) => return Err(inaccessible(&path)(e)),
     };
     if !meta.is_dir() {
@@ -165,7 +163,7 @@ pub fn check_mountpoint(mountpoint: &Path, backing: &Path) -> Result<Mountpoint,
         // The kernel may answer a stat of a dead FUSE mount from its cache, but
         // an open always reaches the daemon.
         return Err(match std::fs::read_dir(&path) {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => MountError::DeadMount(path),
+            Err(e) if is_dead_mount(&e) => MountError::DeadMount(path),
             _ => MountError::AlreadyMounted(path),
         });
     }
@@ -182,6 +180,15 @@ pub fn check_mountpoint(mountpoint: &Path, backing: &Path) -> Result<Mountpoint,
         mode: meta.mode(),
         backing,
     })
+}
+
+/// What the kernel answers on a FUSE mount whose daemon is gone: ENOTCONN, or
+/// ECONNABORTED for requests caught in the abort.
+fn is_dead_mount(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotConnected | io::ErrorKind::ConnectionAborted
+    )
 }
 
 /// Mounts `fs` on `mountpoint` and serves it with several threads until it is

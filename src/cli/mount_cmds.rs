@@ -1,0 +1,140 @@
+//! `kmsfs mount` and `kmsfs umount`: thin handlers over `fs::daemon` (detaching),
+//! `fs::mount` (serving) and `fs::unmount`.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use super::args::{Cli, MountArgs, UmountArgs};
+use super::error::CliError;
+use super::session;
+use crate::fs::daemon::{self, LaunchError, PassphrasePipe, Reporter};
+use crate::fs::mount::{self, MountError, MountOptions, ReadySignal};
+use crate::fs::unmount::{self, UnmountError};
+use crate::fs::{EncryptedFs, FsError, FsOptions};
+use crate::vault::{Protection, Vault};
+use crate::volume::Volume;
+
+impl From<MountError> for CliError {
+    fn from(err: MountError) -> Self {
+        CliError::Other(err.to_string())
+    }
+}
+
+impl From<UnmountError> for CliError {
+    fn from(err: UnmountError) -> Self {
+        CliError::Other(err.to_string())
+    }
+}
+
+impl From<LaunchError> for CliError {
+    fn from(err: LaunchError) -> Self {
+        match err {
+            LaunchError::Failed { code, message } => CliError::Relayed { code, message },
+            other => CliError::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<FsError> for CliError {
+    fn from(err: FsError) -> Self {
+        match err {
+            FsError::Volume(volume) => volume.into(),
+            FsError::Kms(kms) => CliError::Kms(kms),
+            other => CliError::Other(other.to_string()),
+        }
+    }
+}
+
+/// `kmsfs mount`: in the background unless `--foreground`.
+pub fn mount(cli: &Cli, vault: &Path, args: &MountArgs) -> Result<(), CliError> {
+    if !args.foreground {
+        return launch_daemon(cli, vault, args);
+    }
+    let Some(ready_fd) = args.ready_fd else {
+        return serve(cli, vault, args, ReadySignal::new(|| log::info!("mounted")));
+    };
+    // The background daemon: every failure goes to the waiting parent.
+    let reporter = Reporter::adopt(ready_fd)
+        .map_err(|e| CliError::Other(format!("cannot use the readiness pipe: {e}")))?;
+    let on_ready = reporter.clone();
+    let result = daemon::detach()
+        .map_err(|e| CliError::Other(format!("cannot detach the mount daemon: {e}")))
+        .and_then(|()| serve(cli, vault, args, ReadySignal::new(move || on_ready.ready())));
+    if let Err(err) = &result {
+        reporter.failed(err.exit_code(), &err.to_string());
+    }
+    result
+}
+
+/// Re-executes kmsfs as the detached daemon and waits for its report. The
+/// passphrase, if the vault has one, is asked here, where the terminal is.
+fn launch_daemon(cli: &Cli, vault: &Path, args: &MountArgs) -> Result<(), CliError> {
+    let passphrase = match Vault::protection(vault)? {
+        Protection::Passphrase => Some(session::read_passphrase(
+            cli.passphrase_file.as_deref(),
+            "Vault passphrase: ",
+            false,
+        )?),
+        Protection::KeyFile => None,
+    };
+    // The daemon works from `/`: every path it gets is absolute.
+    let absolute = |path: &Path| std::path::absolute(path).map_err(CliError::read(path));
+    let mut child_args: Vec<OsString> = vec!["--vault".into(), absolute(vault)?.into()];
+    child_args.extend(["mount".into(), absolute(&args.backing)?.into()]);
+    child_args.extend([absolute(&args.mountpoint)?.into(), "--foreground".into()]);
+    for (set, flag) in [
+        (args.read_only, "--read-only"),
+        (args.no_allow_other, "--no-allow-other"),
+        (args.no_default_permissions, "--no-default-permissions"),
+    ] {
+        if set {
+            child_args.push(flag.into());
+        }
+    }
+    let program = std::env::current_exe()
+        .map_err(|e| CliError::Other(format!("cannot find the kmsfs program: {e}")))?;
+    daemon::launch(&program, &child_args, passphrase.as_ref())?;
+    Ok(())
+}
+
+/// Opens the volume and serves it until unmounted.
+fn serve(cli: &Cli, vault: &Path, args: &MountArgs, ready: ReadySignal) -> Result<(), CliError> {
+    // Before anything starts a thread that a termination signal could kill.
+    mount::block_termination_signals()?;
+    // The cheap checks first: no key is used for a mount that cannot happen.
+    Volume::read_config(&args.backing)?;
+    mount::check_mountpoint(&args.mountpoint, &args.backing)?;
+    let passphrase_pipe = args
+        .passphrase_fd
+        .map(PassphrasePipe::adopt)
+        .transpose()
+        .map_err(|e| CliError::Other(format!("cannot use the passphrase pipe: {e}")))?;
+    let passphrase_file = match &passphrase_pipe {
+        Some(pipe) => Some(pipe.path()),
+        None => cli.passphrase_file.as_deref(),
+    };
+    let kms = session::open_kms(vault, passphrase_file)?;
+    drop(passphrase_pipe);
+    let volume = Volume::open(&kms, &session::caller(), &args.backing)?;
+    let fs = EncryptedFs::new(
+        volume,
+        kms,
+        FsOptions {
+            read_only: args.read_only,
+        },
+    )?;
+    let options = MountOptions {
+        backing: args.backing.clone(),
+        read_only: args.read_only,
+        allow_other: !args.no_allow_other,
+        default_permissions: !args.no_default_permissions,
+    };
+    mount::serve(fs, &args.mountpoint, &options, ready)?;
+    Ok(())
+}
+
+/// `kmsfs umount`.
+pub fn umount(args: &UmountArgs) -> Result<(), CliError> {
+    unmount::unmount_kmsfs(&args.mountpoint, args.lazy)?;
+    Ok(())
+}
