@@ -50,7 +50,8 @@ impl FsCore {
     }
 
     /// Hands the entries of listing `fh` from `offset` on to `add`, each with
-    /// the offset of the entry after it, until `add` says the reply is full.
+    /// the offset of the entry after it, until `add` says the reply is full
+    /// (that entry did not fit: the kernel asks again from its offset).
     pub fn readdir(
         &self,
         fh: HandleId,

@@ -336,3 +336,31 @@ fn a_read_only_volume_reads_and_refuses_every_change() {
     }
     assert_eq!(f.names(ROOT_ID), ["d", "kept"]);
 }
+
+#[test]
+fn a_write_into_a_tampered_chunk_is_refused_recorded_and_changes_nothing() {
+    let f = fixture();
+    let id = f.file_with("w", &pattern(2 * CHUNK, 2));
+    let path = f.backing_path(id);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x80; // the tag of the last chunk
+    std::fs::write(&path, &bytes).unwrap();
+    let fh = f.fs.open(&owner(), id, flags(true)).unwrap();
+    // A partial write must read the chunk first: refused.
+    let err =
+        f.fs.write(&owner(), fh, CHUNK as u64 + 10, b"x")
+            .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FsError::Object(ObjectError::Integrity { chunk_no: 1, .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    // A write to an intact chunk still works.
+    f.write(fh, 10, b"fine");
+    f.fs.release(fh).unwrap();
+    assert_eq!(f.records("IntegrityCheckFailed").len(), 1);
+}
