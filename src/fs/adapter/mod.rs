@@ -92,8 +92,9 @@ fn reply_opened(op: &str, reply: ReplyOpen, result: Result<u64, FsError>) {
 }
 
 fn rename_mode(flags: RenameFlags) -> Result<RenameMode, FsError> {
+    // As most Linux filesystems answer a flag they do not implement.
     if flags.contains(RenameFlags::RENAME_WHITEOUT) {
-        return Err(FsError::NotSupported("rename with RENAME_WHITEOUT"));
+        return Err(FsError::Invalid("kmsfs makes no whiteouts"));
     }
     match (
         flags.contains(RenameFlags::RENAME_EXCHANGE),

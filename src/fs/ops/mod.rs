@@ -2,8 +2,8 @@
 //! ids and handle numbers, returning `Result<T, FsError>`. Split by family:
 //! `dir` (lookup, listing, mkdir, mknod, unlink, rmdir, rename), `file`
 //! (create, open, read, write, truncate, sync, release), `keys` (their KMS
-//! requests and integrity records), `attr` (getattr,
-//! setattr, statfs, access), `link` (symlinks and hard links).
+//! requests and integrity records), `attr` (getattr, setattr, statfs,
+//! access), `link` (symlinks and hard links).
 //!
 //! Locking: the inode and handle tables lock for a map operation only; a
 //! file's read/write lock is held across its object's crypto and I/O and
