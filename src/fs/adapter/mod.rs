@@ -447,3 +447,24 @@ impl Filesystem for EncryptedFs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_flags_choose_the_mode_and_refuse_whiteouts_and_both_at_once() {
+        let mode = |flags| rename_mode(flags).map_err(|e| e.to_string());
+        assert_eq!(mode(RenameFlags::empty()), Ok(RenameMode::Replace));
+        assert_eq!(
+            mode(RenameFlags::RENAME_NOREPLACE),
+            Ok(RenameMode::NoReplace)
+        );
+        assert_eq!(mode(RenameFlags::RENAME_EXCHANGE), Ok(RenameMode::Exchange));
+        let both = RenameFlags::RENAME_EXCHANGE | RenameFlags::RENAME_NOREPLACE;
+        for refused in [RenameFlags::RENAME_WHITEOUT, both] {
+            let err = rename_mode(refused).unwrap_err();
+            assert_eq!(errno(&err), Errno::EINVAL, "{refused:?}");
+        }
+    }
+}
