@@ -432,15 +432,27 @@ pub fn running_as_root() -> bool {
     rproc::geteuid().is_root()
 }
 
-/// Raises the soft limit of open files to the hard one: a mounted volume holds
-/// one descriptor per inode the kernel knows.
+/// Raises the limit of open files as far as allowed: a mounted volume holds
+/// one descriptor per inode the kernel knows. Root may go up to the system's
+/// `fs.nr_open`; others up to their hard limit.
 pub fn raise_open_file_limit() -> io::Result<()> {
-    let limit = rproc::getrlimit(Resource::Nofile);
-    Ok(rproc::setrlimit(
-        Resource::Nofile,
-        rproc::Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        },
-    )?)
+    let hard = rproc::getrlimit(Resource::Nofile).maximum;
+    let system = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok());
+    let wanted = match (hard, system) {
+        (Some(hard), Some(system)) => Some(hard.max(system)),
+        (hard, _) => hard,
+    };
+    let raise = |limit| {
+        rproc::setrlimit(
+            Resource::Nofile,
+            rproc::Rlimit {
+                current: limit,
+                maximum: limit,
+            },
+        )
+    };
+    // Beyond the hard limit needs privilege; without it, the hard limit.
+    Ok(raise(wanted).or_else(|_| raise(hard))?)
 }

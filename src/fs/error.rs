@@ -27,7 +27,7 @@ pub enum FsError {
     PermissionDenied,
     /// The volume is mounted read-only.
     ReadOnly,
-    /// Something kmsfs does not do (extended attributes, whiteouts).
+    /// Something kmsfs does not do (extended attributes).
     NotSupported(&'static str),
     /// A request that makes no sense for its node (readlink of a file, ...).
     Invalid(&'static str),

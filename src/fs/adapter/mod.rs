@@ -92,8 +92,9 @@ fn reply_opened(op: &str, reply: ReplyOpen, result: Result<u64, FsError>) {
 }
 
 fn rename_mode(flags: RenameFlags) -> Result<RenameMode, FsError> {
+    // As most Linux filesystems answer a flag they do not implement.
     if flags.contains(RenameFlags::RENAME_WHITEOUT) {
-        return Err(FsError::NotSupported("rename with RENAME_WHITEOUT"));
+        return Err(FsError::Invalid("kmsfs makes no whiteouts"));
     }
     match (
         flags.contains(RenameFlags::RENAME_EXCHANGE),
@@ -443,6 +444,27 @@ impl Filesystem for EncryptedFs {
                 FopenFlags::empty(),
             ),
             Err(e) => reply.error(failed("create", &e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_flags_choose_the_mode_and_refuse_whiteouts_and_both_at_once() {
+        let mode = |flags| rename_mode(flags).map_err(|e| e.to_string());
+        assert_eq!(mode(RenameFlags::empty()), Ok(RenameMode::Replace));
+        assert_eq!(
+            mode(RenameFlags::RENAME_NOREPLACE),
+            Ok(RenameMode::NoReplace)
+        );
+        assert_eq!(mode(RenameFlags::RENAME_EXCHANGE), Ok(RenameMode::Exchange));
+        let both = RenameFlags::RENAME_EXCHANGE | RenameFlags::RENAME_NOREPLACE;
+        for refused in [RenameFlags::RENAME_WHITEOUT, both] {
+            let err = rename_mode(refused).unwrap_err();
+            assert_eq!(errno(&err), Errno::EINVAL, "{refused:?}");
         }
     }
 }

@@ -4,10 +4,6 @@
 use std::os::unix::fs::FileExt;
 
 use crate::format::object::{FixedHeader, FIXED_LEN};
-use crate::object::layout::Layout;
-use crate::volume::names::{self, MAX_NAME_LEN};
-
-use super::FsCore;
 use crate::fs::backing::{self, BackingStat, Kind};
 use crate::fs::caller::Requester;
 use crate::fs::error::FsError;
@@ -15,6 +11,10 @@ use crate::fs::handle::HandleId;
 use crate::fs::inode::NodeId;
 use crate::fs::node::Node;
 use crate::fs::types::{Attr, SetAttr, StatFs};
+use crate::object::layout::Layout;
+use crate::volume::names::{self, MAX_NAME_LEN};
+
+use super::FsCore;
 
 /// access(2) mask bits.
 pub const MAY_READ: u32 = 4;

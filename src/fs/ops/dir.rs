@@ -8,9 +8,6 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
-use crate::volume::names::{self, CipherName, DirId, DIR_ID_FILE};
-
-use super::{requested_perm, temp_name, FsCore, SET_GID};
 use crate::fs::backing::{self, BackingKey, Kind, RenameMode};
 use crate::fs::caller::Requester;
 use crate::fs::error::FsError;
@@ -18,6 +15,9 @@ use crate::fs::handle::HandleId;
 use crate::fs::inode::NodeId;
 use crate::fs::node::Node;
 use crate::fs::types::{Attr, DirEntry};
+use crate::volume::names::{self, CipherName, DirId, DIR_ID_FILE};
+
+use super::{requested_perm, temp_name, FsCore, SET_GID};
 
 /// An open directory: the listing its readdir calls page through, read
 /// again from the start at offset 0.
@@ -50,7 +50,8 @@ impl FsCore {
     }
 
     /// Hands the entries of listing `fh` from `offset` on to `add`, each with
-    /// the offset of the entry after it, until `add` says the reply is full.
+    /// the offset of the entry after it, until `add` says the reply is full
+    /// (that entry did not fit: the kernel asks again from its offset).
     pub fn readdir(
         &self,
         fh: HandleId,

@@ -5,14 +5,14 @@ use std::ffi::{OsStr, OsString};
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use crate::volume::names;
-
-use super::FsCore;
 use crate::fs::backing::{self, Kind};
 use crate::fs::caller::Requester;
 use crate::fs::error::FsError;
 use crate::fs::inode::NodeId;
 use crate::fs::types::Attr;
+use crate::volume::names;
+
+use super::FsCore;
 
 impl FsCore {
     pub fn symlink(

@@ -1,8 +1,9 @@
 //! The filesystem without FUSE: every operation of a mounted volume, on node
 //! ids and handle numbers, returning `Result<T, FsError>`. Split by family:
 //! `dir` (lookup, listing, mkdir, mknod, unlink, rmdir, rename), `file`
-//! (create, open, read, write, truncate, sync, release), `attr` (getattr,
-//! setattr, statfs, access), `link` (symlinks and hard links).
+//! (create, open, read, write, truncate, sync, release), `keys` (their KMS
+//! requests and integrity records), `attr` (getattr, setattr, statfs,
+//! access), `link` (symlinks and hard links).
 //!
 //! Locking: the inode and handle tables lock for a map operation only; a
 //! file's read/write lock is held across its object's crypto and I/O and
@@ -14,6 +15,7 @@
 mod attr;
 mod dir;
 mod file;
+mod keys;
 mod link;
 #[cfg(test)]
 mod tests;

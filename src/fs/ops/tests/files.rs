@@ -336,3 +336,59 @@ fn a_read_only_volume_reads_and_refuses_every_change() {
     }
     assert_eq!(f.names(ROOT_ID), ["d", "kept"]);
 }
+
+#[test]
+fn a_write_into_a_tampered_chunk_is_refused_recorded_and_changes_nothing() {
+    let f = fixture();
+    let id = f.file_with("w", &pattern(2 * CHUNK, 2));
+    let path = f.backing_path(id);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x80; // the tag of the last chunk
+    std::fs::write(&path, &bytes).unwrap();
+    let fh = f.fs.open(&owner(), id, flags(true)).unwrap();
+    // A partial write must read the chunk first: refused.
+    let err =
+        f.fs.write(&owner(), fh, CHUNK as u64 + 10, b"x")
+            .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FsError::Object(ObjectError::Integrity { chunk_no: 1, .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    // A write to an intact chunk still works.
+    f.write(fh, 10, b"fine");
+    f.fs.release(fh).unwrap();
+    assert_eq!(f.records("IntegrityCheckFailed").len(), 1);
+}
+
+#[test]
+fn a_header_that_does_not_parse_is_eio_and_recorded_at_open() {
+    let f = fixture();
+    let id = f.file_with("h", b"content");
+    let path = f.backing_path(id);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[0] ^= 0xff; // the magic
+    std::fs::write(&path, &bytes).unwrap();
+    let err = f.fs.open(&owner(), id, flags(false)).unwrap_err();
+    assert!(
+        matches!(err, FsError::Object(ObjectError::Header(_))),
+        "{err}"
+    );
+    let records = f.records("IntegrityCheckFailed");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["requestParameters"]["chunk"], 0);
+    let file_id: String = bytes[12..28].iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        records[0]["requestParameters"]["encryptionContext"]["kmsfs:file"],
+        file_id.as_str()
+    );
+    // An intact header opens without a record.
+    bytes[0] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(f.content(id), b"content");
+    assert_eq!(f.records("IntegrityCheckFailed").len(), 1);
+}

@@ -179,10 +179,15 @@ impl Fixture {
         let mut offset = 0;
         loop {
             let mut batch = Vec::new();
+            // As fuser's reply buffer: an entry that does not fit is refused
+            // and offered again by the next call.
             self.fs
                 .readdir(fh, offset, |entry, next| {
+                    if batch.len() == per_reply {
+                        return true;
+                    }
                     batch.push((entry.clone(), next));
-                    batch.len() == per_reply
+                    false
                 })
                 .unwrap();
             let Some((_, next)) = batch.last() else {
