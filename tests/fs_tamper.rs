@@ -1,7 +1,9 @@
 //! The tamper matrix on the backing objects of a mounted volume: a flipped byte,
 //! swapped chunks, a chunk from another file, a header from another file, a cut
-//! at a chunk boundary, an appended chunk. Each read fails with EIO and leaves an
-//! IntegrityCheckFailed record; no read ever returns bytes that were not written.
+//! at a chunk boundary, an appended chunk; also a flipped nonce byte, an edited
+//! file id and a broken magic. Each read fails with EIO and leaves an
+//! IntegrityCheckFailed record (an edited file id: the refused Decrypt's record);
+//! no read ever returns bytes that were not written.
 
 mod common;
 
@@ -67,34 +69,51 @@ fn frame(layout: &Layout, n: u64) -> std::ops::Range<usize> {
 
 type Tamper = fn(victim: &mut Vec<u8>, donor: &[u8], layout: &Layout);
 
-const MATRIX: [(&str, Tamper); 7] = [
-    ("a flipped byte in a chunk", |v, _, l| {
+/// The record a chunk that fails authentication leaves.
+const INTEGRITY: &str = "IntegrityCheckFailed";
+/// An edited file id no longer matches the context its data key was wrapped
+/// with: the KMS refuses the Decrypt of the open, which is EIO and its record.
+const WRONG_CONTEXT: &str = "InvalidCiphertextException";
+
+const MATRIX: [(&str, &str, Tamper); 9] = [
+    ("a flipped byte in a chunk", INTEGRITY, |v, _, l| {
         let at = frame(l, 1).start + 40;
         v[at] ^= 0x01;
     }),
-    ("a flipped byte in a nonce", |v, _, l| {
+    ("a flipped byte in a nonce", INTEGRITY, |v, _, l| {
         let at = frame(l, 2).start;
         v[at] ^= 0x80;
     }),
-    ("swapped chunks", |v, _, l| {
+    ("swapped chunks", INTEGRITY, |v, _, l| {
         let (a, b) = (frame(l, 0), frame(l, 1));
         let first = v[a.clone()].to_vec();
         let second = v[b.clone()].to_vec();
         v[a].copy_from_slice(&second);
         v[b].copy_from_slice(&first);
     }),
-    ("a chunk from another file", |v, d, l| {
+    ("a chunk from another file", INTEGRITY, |v, d, l| {
         let f = frame(l, 1);
         v[f.clone()].copy_from_slice(&d[f]);
     }),
-    ("a header from another file", |v, d, l| {
+    ("a header from another file", INTEGRITY, |v, d, l| {
         let h = l.header_len() as usize;
         v[..h].copy_from_slice(&d[..h]);
     }),
-    ("a cut at a chunk boundary", |v, _, l| {
+    (
+        "a flipped byte in the header's file id",
+        WRONG_CONTEXT,
+        |v, _, _| {
+            // Magic 4, version 2, cipher 1, reserved 1, chunk size 4: the file id follows.
+            v[12] ^= 0x01;
+        },
+    ),
+    ("a broken magic", INTEGRITY, |v, _, _| {
+        v[0] ^= 0xFF;
+    }),
+    ("a cut at a chunk boundary", INTEGRITY, |v, _, l| {
         v.truncate(frame(l, 2).start);
     }),
-    ("an appended chunk", |v, _, l| {
+    ("an appended chunk", INTEGRITY, |v, _, l| {
         let copy = v[frame(l, 1)].to_vec();
         v.extend_from_slice(&copy);
     }),
@@ -133,7 +152,7 @@ fn every_tampered_object_reads_as_eio_with_a_record_never_wrong_bytes() {
         // A cold cache: every read below reaches the daemon.
         vol.remount();
 
-        for ((what, tamper), (victim, donor)) in MATRIX.iter().zip(&pairs) {
+        for ((what, error_code, tamper), (victim, donor)) in MATRIX.iter().zip(&pairs) {
             // Untouched, it reads back (the positive partner of each case).
             assert_eq!(
                 std::fs::read(&victim.plain).unwrap(),
@@ -147,18 +166,22 @@ fn every_tampered_object_reads_as_eio_with_a_record_never_wrong_bytes() {
             let records_before = vol.records().len();
 
             assert_reads_are_eio_or_true(&victim.plain, &victim.bytes, what);
-            let integrity: Vec<_> = vol.records()[records_before..]
+            let name = victim.plain.file_name().unwrap().to_str().unwrap();
+            let failures: Vec<_> = vol.records()[records_before..]
                 .iter()
-                .filter(|r| r["eventName"] == "IntegrityCheckFailed")
+                .filter(|r| r["errorCode"] == *error_code)
                 .cloned()
                 .collect();
             assert!(
-                !integrity.is_empty(),
-                "{cipher}, {what}: no IntegrityCheckFailed record"
+                !failures.is_empty(),
+                "{cipher}, {what}: no {error_code} record"
             );
-            let name = victim.plain.file_name().unwrap().to_str().unwrap();
-            for record in &integrity {
-                assert_eq!(record["errorCode"], "IntegrityCheckFailed", "{record}");
+            for record in &failures {
+                if *error_code == INTEGRITY {
+                    assert_eq!(record["eventName"], INTEGRITY, "{record}");
+                } else {
+                    assert_eq!(record["eventName"], "Decrypt", "{record}");
+                }
                 assert_eq!(
                     record["requestParameters"]["encryptionContext"]["kmsfs:path"],
                     format!("/{name}"),
