@@ -232,14 +232,14 @@ pub fn serve<F: Filesystem>(
                     }
                 },
             )
-            .map_err(MountError::Session)?
+            .map_err(|e| unmount_after(&target.path, e))?
     };
     let stopper = {
         let (path, ended) = (target.path.clone(), ended.clone());
         thread::Builder::new()
             .name("kmsfs-signals".into())
             .spawn(move || stop_on_signal(&signals, &path, &ended))
-            .map_err(MountError::Session)?
+            .map_err(|e| unmount_after(&target.path, e))?
     };
 
     let result = session.run();
@@ -257,6 +257,13 @@ pub fn serve<F: Filesystem>(
         });
     }
     result.map_err(MountError::Session)
+}
+
+/// A session that cannot be served must not stay mounted (fuser does not
+/// unmount a mount it did not make).
+fn unmount_after(path: &Path, error: io::Error) -> MountError {
+    stop(path);
+    MountError::Session(error)
 }
 
 /// Blocks SIGINT, SIGTERM and SIGHUP in this thread and the threads it starts,
