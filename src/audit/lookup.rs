@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::source::{sources, StoredRecord};
 use super::view::RecordView;
-use super::{cloudtrail_error_code, AuditError};
+use super::{cloudtrail_error_code, AuditError, PATH_CONTEXT_KEY};
 
 /// What to look for. Every filter given must match; `Default` matches all.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,17 +40,23 @@ pub struct LookupFilter {
 }
 
 /// The records in `dir` that match `filter`, newest `eventTime` first; records
-/// with equal times come in reverse order of writing.
+/// with equal times come in reverse order of writing. Files are streamed; a
+/// record is parsed only when its text contains what the text filters ask for.
 pub fn lookup(dir: &Path, filter: &LookupFilter) -> Result<Vec<Value>, AuditError> {
     let matcher = Matcher::new(filter)?;
     let mut newest = Newest::new(filter.max);
     let mut written_order = 0;
-    for source in sources(dir) {
-        source.for_each_record(&mut |stored| {
+    for source in sources(dir)? {
+        source.for_each_raw(&mut |raw| {
             written_order += 1;
+            if !matcher.may_match(raw.json) {
+                return Ok(());
+            }
+            let stored = raw.parse()?;
             if matcher.matches(&stored) {
                 newest.offer(stored, written_order);
             }
+            Ok(())
         })?;
     }
     Ok(newest.into_newest_first())
@@ -63,6 +69,8 @@ struct Matcher<'f> {
     path_glob: Option<Pattern>,
     /// `/ID` for each of `filter.key_ids`.
     key_suffixes: Vec<String>,
+    /// Texts a matching record's JSON must contain: one of each group.
+    needles: Vec<Vec<String>>,
 }
 
 impl<'f> Matcher<'f> {
@@ -87,7 +95,24 @@ impl<'f> Matcher<'f> {
                 .flatten()
                 .map(|id| format!("/{id}"))
                 .collect(),
+            needles: needles(filter),
         })
+    }
+
+    /// Whether `json` contains every needle group: a cheap test that never
+    /// rejects a record `matches` would accept, given records as kmsfs writes
+    /// them (serde_json's compact form).
+    fn may_match(&self, json: &[u8]) -> bool {
+        if self.needles.is_empty() {
+            return true;
+        }
+        // Not UTF-8 is not a record: let the parse say so.
+        let Ok(text) = std::str::from_utf8(json) else {
+            return true;
+        };
+        self.needles
+            .iter()
+            .all(|group| group.iter().any(|needle| text.contains(needle.as_str())))
     }
 
     fn matches(&self, stored: &StoredRecord) -> bool {
@@ -127,6 +152,43 @@ impl<'f> Matcher<'f> {
                     .any(|suffix| name.ends_with(suffix))
         })
     }
+}
+
+/// What the text of a record matching `filter` must contain.
+fn needles(filter: &LookupFilter) -> Vec<Vec<String>> {
+    let json = |text: &str| Value::from(text).to_string();
+    let mut groups = Vec::new();
+    if let Some(name) = &filter.event_name {
+        groups.push(vec![format!("\"eventName\":{}", json(name))]);
+    }
+    if let Some(user) = &filter.user {
+        groups.push(vec![json(user)]);
+    }
+    if let Some(code) = &filter.error_code {
+        let code = cloudtrail_error_code(code);
+        groups.push(vec![format!("\"errorCode\":{}", json(code))]);
+    }
+    if filter.errors_only {
+        groups.push(vec!["\"errorCode\":".to_string()]);
+    }
+    if let Some(read_only) = filter.read_only {
+        groups.push(vec![format!("\"readOnly\":{read_only}")]);
+    }
+    if let Some(ids) = &filter.key_ids {
+        groups.push(
+            ids.iter()
+                .map(|id| json(id).trim_matches('"').to_string())
+                .collect(),
+        );
+    }
+    if let Some(glob) = &filter.path_glob {
+        // The literal start of the glob, as it appears inside the JSON string.
+        let literal: String = glob.chars().take_while(|c| !"*?[".contains(*c)).collect();
+        let escaped = json(&literal);
+        let inner = &escaped[..escaped.len() - 1];
+        groups.push(vec![format!("\"{PATH_CONTEXT_KEY}\":{inner}")]);
+    }
+    groups
 }
 
 /// The newest matches seen so far: a min-heap holding at most `max` records,

@@ -1,17 +1,25 @@
-//! The audit log (CloudTrail-like, docs/AUDIT.md): building records, appending
-//! them to the active log so that none is lost or torn, and looking them up.
-//! Rolled gzip files, digests and verification build on the writer's locking
-//! protocol and the lookup's record sources.
+//! The audit trail (CloudTrail-like, docs/AUDIT.md): building records,
+//! appending them to the active log so that none is lost or torn, delivering
+//! them into dated gzip log files with signed, chained digests, verifying
+//! those, and looking records up, following them and spotting unusual rates.
 //!
 //! Must not import vault, kms, policy, fs, cli or rusqlite: the KMS calls in,
 //! never the other way round.
 
+mod atomic;
+mod digest;
 mod error;
+mod layout;
 mod lock;
+mod logfile;
 mod lookup;
 mod record;
+mod signing;
 mod source;
+mod state;
 mod table;
+mod trail;
+mod verify;
 mod view;
 mod writer;
 
@@ -19,12 +27,19 @@ mod writer;
 mod layering_tests;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod test_trail;
 
 pub use error::AuditError;
+pub use layout::{TrailIdentity, TrailLayout};
 pub use lookup::{lookup, LookupFilter};
 pub use record::{
     build_record, cloudtrail_error_code, AuditEvent, EventType, EVENT_SOURCE, EVENT_VERSION,
     PATH_CONTEXT_KEY,
 };
+pub use signing::{DigestPublicKey, DigestSigner, SIGNATURE_ALGORITHM};
+pub use state::{TrailLedger, HASH_ALGORITHM};
 pub use table::format_table;
+pub use trail::{Trail, TrailConfig, TrailReport};
+pub use verify::{verify, FileCheck, FileKind, VerifyRange, VerifyReport};
 pub use writer::{AuditLog, ACTIVE_LOG_NAME};

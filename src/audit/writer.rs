@@ -137,7 +137,7 @@ impl ActiveFile {
     }
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), AuditError> {
+pub(super) fn create_private_dir(dir: &Path) -> Result<(), AuditError> {
     let open_error = |source| AuditError::Open {
         path: dir.to_path_buf(),
         source,
