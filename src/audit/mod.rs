@@ -9,15 +9,18 @@
 mod atomic;
 mod digest;
 mod error;
+mod insights;
 mod layout;
 mod lock;
 mod logfile;
 mod lookup;
+mod prune;
 mod record;
 mod signing;
 mod source;
 mod state;
 mod table;
+mod tail;
 mod trail;
 mod verify;
 mod view;
@@ -31,15 +34,18 @@ mod test_support;
 mod test_trail;
 
 pub use error::AuditError;
+pub use insights::{format_insights, insights, InsightConfig, InsightMonitor, INSIGHT_EVENT_TYPE};
 pub use layout::{TrailIdentity, TrailLayout};
 pub use lookup::{lookup, LookupFilter};
+pub use prune::{prune, PruneReport};
 pub use record::{
     build_record, cloudtrail_error_code, AuditEvent, EventType, EVENT_SOURCE, EVENT_VERSION,
     PATH_CONTEXT_KEY,
 };
 pub use signing::{DigestPublicKey, DigestSigner, SIGNATURE_ALGORITHM};
 pub use state::{TrailLedger, HASH_ALGORITHM};
-pub use table::format_table;
+pub use table::{format_row, format_table};
+pub use tail::tail;
 pub use trail::{Trail, TrailConfig, TrailReport};
 pub use verify::{verify, FileCheck, FileKind, VerifyRange, VerifyReport};
-pub use writer::{AuditLog, ACTIVE_LOG_NAME};
+pub use writer::{AuditLog, SyncPolicy, ACTIVE_LOG_NAME};

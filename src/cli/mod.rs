@@ -53,7 +53,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
     match &cli.command {
         Command::Init(args) => init_cmd::run(cli, &vault, args),
         command => {
-            let kms = session::open_kms(&vault, passphrase_file)?;
+            let kms = session::open_kms(&vault, passphrase_file, &cli.audit_trail)?;
             let caller = session::caller();
             let ctx = Context {
                 kms: &kms,
@@ -70,7 +70,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 Command::Decrypt(args) => data_cmds::decrypt(&ctx, args),
                 Command::ReEncrypt(args) => data_cmds::re_encrypt(&ctx, args),
                 Command::GenerateDataKey(args) => data_cmds::generate_data_key(&ctx, args),
-                Command::Audit(cmd) => audit_cmds::run(&ctx, cmd),
+                Command::Audit(cmd) => audit_cmds::run(&ctx, &cli.audit_trail, cmd),
             }
         }
     }

@@ -11,6 +11,7 @@ use crate::model::Caller;
 use crate::sys;
 use crate::vault::{Protection, Vault};
 
+use super::args::AuditTrailArgs;
 use super::error::CliError;
 
 pub const USER_AGENT: &str = concat!("kmsfs-cli/", env!("CARGO_PKG_VERSION"));
@@ -82,8 +83,13 @@ pub fn read_passphrase(
     Ok(first)
 }
 
-/// Opens and unlocks the vault, and the KMS serving it.
-pub fn open_kms(vault: &Path, passphrase_file: Option<&Path>) -> Result<Kms, CliError> {
+/// Opens and unlocks the vault, and the KMS serving it; then delivers the
+/// audit trail's due rolls and digests.
+pub fn open_kms(
+    vault: &Path,
+    passphrase_file: Option<&Path>,
+    trail: &AuditTrailArgs,
+) -> Result<Kms, CliError> {
     let passphrase = match Vault::protection(vault)? {
         Protection::Passphrase => Some(read_passphrase(
             passphrase_file,
@@ -93,8 +99,10 @@ pub fn open_kms(vault: &Path, passphrase_file: Option<&Path>) -> Result<Kms, Cli
         Protection::KeyFile => None,
     };
     let opened = Vault::open(vault, passphrase)?;
-    let audit = AuditLog::open(&audit_dir(vault))?;
-    Ok(Kms::new(opened, audit, USER_AGENT)?)
+    let audit = AuditLog::open(&audit_dir(vault))?.with_sync(super::audit_cmds::sync_policy(trail));
+    let kms = Kms::new(opened, audit, USER_AGENT)?;
+    super::audit_cmds::deliver_due(&kms, trail);
+    Ok(kms)
 }
 
 /// Who is asking: this process's user, groups and program.

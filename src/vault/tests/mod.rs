@@ -6,6 +6,7 @@ mod lifecycle;
 mod material;
 mod permissions;
 mod records;
+mod signing;
 mod transactions;
 
 use std::path::{Path, PathBuf};
