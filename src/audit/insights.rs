@@ -210,25 +210,38 @@ impl InsightMonitor {
         series.history.push_back((open_window, count));
         series.sum += count as f64;
         series.sum_sq += (count * count) as f64;
-        let mut out = Vec::new();
-        let ended = if verdict.standout {
-            None
-        } else {
-            series.active.take()
-        };
         if verdict.standout {
             let entry = self.standout_entry(key, &verdict);
             self.standouts.push(entry);
         }
-        if let Some((id, _)) = ended {
-            // It ended when the first quiet window after it began.
-            let quiet = Verdict {
-                window: open_window.min(window - 1),
-                ..verdict
-            };
-            out.push(self.insight_record(key, &id, "End", &quiet));
-        }
-        out
+        // The insight ends with the first window under the threshold: this
+        // one, or the empty one after it when no record came since.
+        let quiet_window = if !verdict.standout {
+            Some(open_window)
+        } else if window > open_window + 1 {
+            Some(open_window + 1)
+        } else {
+            None
+        };
+        let Some(quiet_window) = quiet_window else {
+            return Vec::new();
+        };
+        let Some(series) = self.series.get_mut(key) else {
+            return Vec::new();
+        };
+        let Some((id, _)) = series.active.take() else {
+            return Vec::new();
+        };
+        let quiet = Verdict {
+            window: quiet_window,
+            count: if quiet_window == open_window {
+                count
+            } else {
+                0
+            },
+            ..verdict
+        };
+        vec![self.insight_record(key, &id, "End", &quiet)]
     }
 
     fn standout_entry(&self, key: &SeriesKey, verdict: &Verdict) -> Value {
