@@ -113,3 +113,37 @@ fn remove_empty_dirs(tree: &Path) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::test_trail::{minutes_later, TestTrail};
+
+    #[test]
+    fn pruning_old_files_leaves_a_chain_that_verifies() {
+        let mut trail = TestTrail::new();
+        let mut reports = Vec::new();
+        for days_ago in [20, 10, 0] {
+            trail.append(2);
+            let at = minutes_later(-days_ago * 24 * 60);
+            reports.push(trail.trail().flush(at, true).expect("flush"));
+        }
+        let report = prune(&trail.dir, &trail.ledger, minutes_later(-5 * 24 * 60)).expect("prune");
+        assert_eq!(
+            report.digests,
+            [reports[0].digests[0].clone(), reports[1].digests[0].clone()]
+        );
+        assert_eq!(report.log_files.len(), 2);
+        for object in report.digests.iter().chain(&report.log_files) {
+            assert!(!trail.path(object).exists(), "{object}");
+        }
+        let verified = trail.verify();
+        assert!(verified.all_valid(), "{}", verified.to_text());
+        assert_eq!(verified.checks.len(), 2, "{}", verified.to_text());
+        // Without the ledger's note, the missing predecessor is a broken chain.
+        let mut state = trail.state();
+        state.oldest_kept_digest = None;
+        state.store(&trail.ledger).expect("store");
+        assert!(!trail.verify().all_valid());
+    }
+}
