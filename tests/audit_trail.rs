@@ -198,3 +198,46 @@ fn the_public_key_is_pem_and_prune_keeps_a_verifying_chain() {
     assert_eq!(kept["DeletedDigestFiles"].as_array().map(Vec::len), Some(0));
     assert_eq!(sb.json(&["audit", "verify"])["Valid"], true);
 }
+
+#[test]
+fn tail_follows_new_records_across_a_roll() {
+    use std::io::{BufRead, BufReader};
+    let sb = Sandbox::initialized();
+    let plain = key_with_plaintext(&sb);
+    let args = encrypt_args(&plain);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    sb.ok(&args);
+    // Without -f: the newest N, oldest first.
+    let last = sb.ok(&["--output", "json", "audit", "tail", "-n", "1"]);
+    assert_eq!(last.lines().count(), 1);
+    assert!(last.contains("\"eventName\":\"Encrypt\""), "{last}");
+
+    let mut child = sb
+        .command()
+        .args(["--output", "json", "audit", "tail", "-f", "-n", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = send.send(line);
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    sb.ok(&args);
+    sb.ok(&["audit", "flush"]);
+    sb.ok(&["key", "list"]);
+    let mut names = Vec::new();
+    while names.len() < 2 {
+        let line = receive
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a record within 10 s");
+        let record: Value = serde_json::from_str(&line).expect("one JSON record per line");
+        names.push(record["eventName"].as_str().expect("name").to_string());
+    }
+    child.kill().expect("kill");
+    let _ = child.wait();
+    assert_eq!(names, ["Encrypt", "ListKeys"]);
+}
