@@ -187,7 +187,9 @@ fn name_time(object: &str, format: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Every `*.json.gz` file in the dated folders of `tree`, oldest folder
-/// first and by name within one; an absent tree holds none.
+/// first; within one, by the time in the name, then by modification time
+/// (files of one minute, written one after the other under the trail lock),
+/// then by name. An absent tree holds none.
 pub(super) fn dated_files(tree: &Path) -> Result<Vec<PathBuf>, AuditError> {
     let mut files = Vec::new();
     for year in sorted_dirs(tree)? {
@@ -197,8 +199,18 @@ pub(super) fn dated_files(tree: &Path) -> Result<Vec<PathBuf>, AuditError> {
                     .into_iter()
                     .filter(|p| p.is_file() && p.to_string_lossy().ends_with(GZ_JSON))
                     .collect();
-                names.sort();
-                files.extend(names);
+                let mut keyed: Vec<_> = names
+                    .into_iter()
+                    .map(|path| {
+                        let object = path.to_string_lossy();
+                        let named = name_time(&object, LOG_TIME_FORMAT)
+                            .or_else(|| name_time(&object, DIGEST_TIME_FORMAT));
+                        let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
+                        ((named, modified), path)
+                    })
+                    .collect();
+                keyed.sort();
+                files.extend(keyed.into_iter().map(|(_, path)| path));
             }
         }
     }
