@@ -195,7 +195,7 @@ pub(super) fn dated_files(tree: &Path) -> Result<Vec<PathBuf>, AuditError> {
     for year in sorted_dirs(tree)? {
         for month in sorted_dirs(&year)? {
             for day in sorted_dirs(&month)? {
-                let mut names: Vec<PathBuf> = entries(&day)?
+                let names: Vec<PathBuf> = entries(&day)?
                     .into_iter()
                     .filter(|p| p.is_file() && p.to_string_lossy().ends_with(GZ_JSON))
                     .collect();
