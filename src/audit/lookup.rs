@@ -52,6 +52,13 @@ pub fn lookup(dir: &Path, filter: &LookupFilter) -> Result<Vec<Value>, AuditErro
             if !matcher.may_match(raw.json) {
                 return Ok(());
             }
+            // The time alone first: a record outside the range, or older than
+            // the newest `max` already found, is not parsed whole.
+            if let Some(time) = event_time_only(raw.json) {
+                if !matcher.in_time_range(time) || !newest.would_admit(time, written_order) {
+                    return Ok(());
+                }
+            }
             let stored = raw.parse()?;
             if matcher.matches(&stored) {
                 newest.offer(stored, written_order);
@@ -115,11 +122,15 @@ impl<'f> Matcher<'f> {
             .all(|group| group.iter().any(|needle| text.contains(needle.as_str())))
     }
 
+    fn in_time_range(&self, time: DateTime<Utc>) -> bool {
+        self.filter.start_time.map_or(true, |t| time >= t)
+            && self.filter.end_time.map_or(true, |t| time <= t)
+    }
+
     fn matches(&self, stored: &StoredRecord) -> bool {
         let filter = self.filter;
         let record = RecordView(&stored.record);
-        filter.start_time.map_or(true, |t| stored.event_time >= t)
-            && filter.end_time.map_or(true, |t| stored.event_time <= t)
+        self.in_time_range(stored.event_time)
             && filter
                 .event_name
                 .as_deref()
@@ -152,6 +163,20 @@ impl<'f> Matcher<'f> {
                     .any(|suffix| name.ends_with(suffix))
         })
     }
+}
+
+/// A record's eventTime, read without building the record (other fields are
+/// skipped); `None` when that fails, for the full parse to explain.
+fn event_time_only(json: &[u8]) -> Option<DateTime<Utc>> {
+    #[derive(serde::Deserialize)]
+    struct TimeOnly<'a> {
+        #[serde(rename = "eventTime", borrow)]
+        event_time: std::borrow::Cow<'a, str>,
+    }
+    let peek: TimeOnly = serde_json::from_slice(json).ok()?;
+    DateTime::parse_from_rfc3339(&peek.event_time)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// What the text of a record matching `filter` must contain.
@@ -236,6 +261,17 @@ impl Newest {
         Newest {
             max,
             heap: BinaryHeap::new(),
+        }
+    }
+
+    /// Whether a match at `event_time`, written `written_order`th, would be kept.
+    fn would_admit(&self, event_time: DateTime<Utc>, written_order: u64) -> bool {
+        match (self.max, self.heap.peek()) {
+            (Some(max), Some(Reverse(oldest))) if self.heap.len() >= max => {
+                oldest.rank() < (event_time, written_order)
+            }
+            (Some(0), _) => false,
+            _ => true,
         }
     }
 
