@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use glob::Pattern;
 use serde_json::Value;
 
-use super::source::{sources, StoredRecord};
+use super::source::{sources, RawRecord, StoredRecord};
 use super::view::RecordView;
 use super::{cloudtrail_error_code, AuditError, PATH_CONTEXT_KEY};
 
@@ -53,20 +53,28 @@ pub fn lookup(dir: &Path, filter: &LookupFilter) -> Result<Vec<Value>, AuditErro
                 return Ok(());
             }
             // The time alone first: a record outside the range, or older than
-            // the newest `max` already found, is not parsed whole.
-            if let Some(time) = event_time_only(raw.json) {
-                if !matcher.in_time_range(time) || !newest.would_admit(time, written_order) {
-                    return Ok(());
-                }
+            // the newest `max` already found, is never parsed whole; a kept
+            // one only when other filters need it, and again at the end.
+            let time = match event_time_only(raw.json) {
+                Some(time) => time,
+                None => raw.parse()?.event_time,
+            };
+            if !matcher.in_time_range(time) || !newest.would_admit(time, written_order) {
+                return Ok(());
             }
-            let stored = raw.parse()?;
-            if matcher.matches(&stored) {
-                newest.offer(stored, written_order);
+            if matcher.needs_record() && !matcher.matches(&raw.parse()?) {
+                return Ok(());
             }
+            newest.offer(Ranked {
+                event_time: time,
+                written_order,
+                json: raw.json.to_vec(),
+                place: (raw.path.to_path_buf(), raw.line),
+            });
             Ok(())
         })?;
     }
-    Ok(newest.into_newest_first())
+    newest.into_newest_first()
 }
 
 /// A filter, prepared once for many records.
@@ -125,6 +133,18 @@ impl<'f> Matcher<'f> {
     fn in_time_range(&self, time: DateTime<Utc>) -> bool {
         self.filter.start_time.map_or(true, |t| time >= t)
             && self.filter.end_time.map_or(true, |t| time <= t)
+    }
+
+    /// Whether a filter other than the time range needs the parsed record.
+    fn needs_record(&self) -> bool {
+        let f = self.filter;
+        f.event_name.is_some()
+            || f.user.is_some()
+            || f.key_ids.is_some()
+            || f.path_glob.is_some()
+            || f.error_code.is_some()
+            || f.errors_only
+            || f.read_only.is_some()
     }
 
     fn matches(&self, stored: &StoredRecord) -> bool {
@@ -227,7 +247,10 @@ struct Newest {
 struct Ranked {
     event_time: DateTime<Utc>,
     written_order: u64,
-    record: Value,
+    /// The record's text, parsed only if it is among the results.
+    json: Vec<u8>,
+    /// Where it was read, for an error.
+    place: (std::path::PathBuf, u64),
 }
 
 impl Ranked {
@@ -275,12 +298,7 @@ impl Newest {
         }
     }
 
-    fn offer(&mut self, stored: StoredRecord, written_order: u64) {
-        let candidate = Ranked {
-            event_time: stored.event_time,
-            written_order,
-            record: stored.record,
-        };
+    fn offer(&mut self, candidate: Ranked) {
         if self.max.is_some_and(|max| self.heap.len() >= max) {
             match self.heap.peek() {
                 Some(Reverse(oldest)) if *oldest < candidate => {
@@ -292,12 +310,21 @@ impl Newest {
         self.heap.push(Reverse(candidate));
     }
 
-    fn into_newest_first(self) -> Vec<Value> {
+    fn into_newest_first(self) -> Result<Vec<Value>, AuditError> {
         // Ascending in `Reverse` order is descending in time.
         self.heap
             .into_sorted_vec()
             .into_iter()
-            .map(|Reverse(ranked)| ranked.record)
+            .map(|Reverse(ranked)| {
+                let (path, line) = ranked.place;
+                RawRecord {
+                    json: &ranked.json,
+                    path: &path,
+                    line,
+                }
+                .parse()
+                .map(|stored| stored.record)
+            })
             .collect()
     }
 }
