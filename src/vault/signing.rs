@@ -52,14 +52,22 @@ impl Vault {
         )
     }
 
+    fn audit_trail_row_exists(&self) -> Result<bool, VaultError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM audit_trail WHERE singleton = 1)",
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
+    /// Makes the row on first use; a plain read, no write lock, once it exists.
     fn ensure_audit_trail_row(&self) -> Result<(), VaultError> {
+        if self.audit_trail_row_exists()? {
+            return Ok(());
+        }
         self.in_write_transaction(|| {
-            let exists: bool = self.conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM audit_trail WHERE singleton = 1)",
-                [],
-                |row| row.get(0),
-            )?;
-            if exists {
+            // Another process may have made it while this one waited for the lock.
+            if self.audit_trail_row_exists()? {
                 return Ok(());
             }
             let seed = DigestSigningSeed::generate()?;
