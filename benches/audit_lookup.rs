@@ -140,7 +140,7 @@ fn bench(c: &mut Criterion) {
         max: Some(50),
         ..LookupFilter::default()
     };
-    group.bench_function("--start-time (parses every record) --max 50", |b| {
+    group.bench_function("--start-time (reads every record's time) --max 50", |b| {
         b.iter(|| assert_eq!(lookup(&dir, &last_hour).expect("lookup").len(), 50))
     });
     group.finish();
