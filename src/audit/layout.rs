@@ -301,9 +301,11 @@ mod tests {
     #[test]
     fn dated_files_are_listed_oldest_first_and_others_ignored() {
         let tmp = tempfile::tempdir().expect("tempdir");
+        // Named by time: the later minute last, whatever the random part or
+        // the order of writing says.
         for rel in [
-            "2026/11/02/b.json.gz",
-            "2026/11/02/a.json.gz",
+            "2026/11/02/v_kmsfs_h_20261102T0101Z_A.json.gz",
+            "2026/11/02/v_kmsfs_h_20261102T0100Z_B.json.gz",
             "2025/12/31/z.json.gz",
             "2026/11/02/notes.txt",
             "rolling/x.json.gz",
@@ -326,8 +328,8 @@ mod tests {
             found,
             [
                 "2025/12/31/z.json.gz",
-                "2026/11/02/a.json.gz",
-                "2026/11/02/b.json.gz"
+                "2026/11/02/v_kmsfs_h_20261102T0100Z_B.json.gz",
+                "2026/11/02/v_kmsfs_h_20261102T0101Z_A.json.gz"
             ]
         );
         assert!(dated_files(&tmp.path().join("absent"))

@@ -50,8 +50,10 @@ pub(super) fn check_vault_files(db: &Path) -> Result<(), VaultError> {
     check_dir(vault_dir(db))?;
     check_private_file(db, 0o600)?;
     for sidecar in wal_sidecars(db) {
-        if exists(&sidecar)? {
-            check_private_file(&sidecar, 0o600)?;
+        match check_private_file(&sidecar, 0o600) {
+            // Absent, or removed meanwhile by the last connection of another process closing.
+            Err(VaultError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
+            other => other?,
         }
     }
     Ok(())
