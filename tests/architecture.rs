@@ -23,6 +23,9 @@ const HOMES: &[(&str, &str)] = &[
     ("chacha20poly1305::", "crypto"),
     ("aes_siv::", "crypto"),
     ("argon2::", "crypto"),
+    ("ed25519_dalek::", "audit"),
+    ("flate2::", "audit"),
+    ("rustix::", "fs"),
     ("libc::", "sys"),
     ("unsafe ", "sys"),
 ];

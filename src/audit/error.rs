@@ -35,6 +35,12 @@ pub enum AuditError {
     },
     /// A lookup filter's path glob does not parse.
     InvalidPathGlob { pattern: String, reason: String },
+    /// A log or digest file could not be written, renamed or synced into place.
+    Deliver { path: PathBuf, source: io::Error },
+    /// The trail state could not be loaded or stored.
+    Ledger(String),
+    /// The operating system's random source failed.
+    Random(String),
 }
 
 impl fmt::Display for AuditError {
@@ -79,6 +85,11 @@ impl fmt::Display for AuditError {
             AuditError::InvalidPathGlob { pattern, reason } => {
                 write!(f, "invalid path glob '{pattern}': {reason}")
             }
+            AuditError::Deliver { path, source } => {
+                write!(f, "cannot deliver audit file {}: {source}", path.display())
+            }
+            AuditError::Ledger(reason) => write!(f, "audit trail state: {reason}"),
+            AuditError::Random(reason) => write!(f, "audit trail: {reason}"),
         }
     }
 }
@@ -89,7 +100,8 @@ impl std::error::Error for AuditError {
             AuditError::Open { source, .. }
             | AuditError::Write { source, .. }
             | AuditError::Sync { source, .. }
-            | AuditError::Read { source, .. } => Some(source),
+            | AuditError::Read { source, .. }
+            | AuditError::Deliver { source, .. } => Some(source),
             _ => None,
         }
     }

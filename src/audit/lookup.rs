@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use glob::Pattern;
 use serde_json::Value;
 
-use super::source::{sources, StoredRecord};
+use super::source::{sources, RawRecord, StoredRecord};
 use super::view::RecordView;
-use super::{cloudtrail_error_code, AuditError};
+use super::{cloudtrail_error_code, AuditError, PATH_CONTEXT_KEY};
 
 /// What to look for. Every filter given must match; `Default` matches all.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,20 +40,41 @@ pub struct LookupFilter {
 }
 
 /// The records in `dir` that match `filter`, newest `eventTime` first; records
-/// with equal times come in reverse order of writing.
+/// with equal times come in reverse order of writing. Files are streamed; a
+/// record is parsed only when its text contains what the text filters ask for.
 pub fn lookup(dir: &Path, filter: &LookupFilter) -> Result<Vec<Value>, AuditError> {
     let matcher = Matcher::new(filter)?;
     let mut newest = Newest::new(filter.max);
     let mut written_order = 0;
-    for source in sources(dir) {
-        source.for_each_record(&mut |stored| {
+    for source in sources(dir)? {
+        source.for_each_raw(&mut |raw| {
             written_order += 1;
-            if matcher.matches(&stored) {
-                newest.offer(stored, written_order);
+            if !matcher.may_match(raw.json) {
+                return Ok(());
             }
+            // The time alone first: a record outside the range, or older than
+            // the newest `max` already found, is never parsed whole; a kept
+            // one only when other filters need it, and again at the end.
+            let time = match event_time_only(raw.json) {
+                Some(time) => time,
+                None => raw.parse()?.event_time,
+            };
+            if !matcher.in_time_range(time) || !newest.would_admit(time, written_order) {
+                return Ok(());
+            }
+            if matcher.needs_record() && !matcher.matches(&raw.parse()?) {
+                return Ok(());
+            }
+            newest.offer(Ranked {
+                event_time: time,
+                written_order,
+                json: raw.json.to_vec(),
+                place: (raw.path.to_path_buf(), raw.line),
+            });
+            Ok(())
         })?;
     }
-    Ok(newest.into_newest_first())
+    newest.into_newest_first()
 }
 
 /// A filter, prepared once for many records.
@@ -63,6 +84,8 @@ struct Matcher<'f> {
     path_glob: Option<Pattern>,
     /// `/ID` for each of `filter.key_ids`.
     key_suffixes: Vec<String>,
+    /// Texts a matching record's JSON must contain: one of each group.
+    needles: Vec<Vec<String>>,
 }
 
 impl<'f> Matcher<'f> {
@@ -87,14 +110,47 @@ impl<'f> Matcher<'f> {
                 .flatten()
                 .map(|id| format!("/{id}"))
                 .collect(),
+            needles: needles(filter),
         })
+    }
+
+    /// Whether `json` contains every needle group: a cheap test that never
+    /// rejects a record `matches` would accept, given records as kmsfs writes
+    /// them (serde_json's compact form).
+    fn may_match(&self, json: &[u8]) -> bool {
+        if self.needles.is_empty() {
+            return true;
+        }
+        // Not UTF-8 is not a record: let the parse say so.
+        let Ok(text) = std::str::from_utf8(json) else {
+            return true;
+        };
+        self.needles
+            .iter()
+            .all(|group| group.iter().any(|needle| text.contains(needle.as_str())))
+    }
+
+    fn in_time_range(&self, time: DateTime<Utc>) -> bool {
+        self.filter.start_time.map_or(true, |t| time >= t)
+            && self.filter.end_time.map_or(true, |t| time <= t)
+    }
+
+    /// Whether a filter other than the time range needs the parsed record.
+    fn needs_record(&self) -> bool {
+        let f = self.filter;
+        f.event_name.is_some()
+            || f.user.is_some()
+            || f.key_ids.is_some()
+            || f.path_glob.is_some()
+            || f.error_code.is_some()
+            || f.errors_only
+            || f.read_only.is_some()
     }
 
     fn matches(&self, stored: &StoredRecord) -> bool {
         let filter = self.filter;
         let record = RecordView(&stored.record);
-        filter.start_time.map_or(true, |t| stored.event_time >= t)
-            && filter.end_time.map_or(true, |t| stored.event_time <= t)
+        self.in_time_range(stored.event_time)
             && filter
                 .event_name
                 .as_deref()
@@ -129,6 +185,57 @@ impl<'f> Matcher<'f> {
     }
 }
 
+/// A record's eventTime, read without building the record (other fields are
+/// skipped); `None` when that fails, for the full parse to explain.
+fn event_time_only(json: &[u8]) -> Option<DateTime<Utc>> {
+    #[derive(serde::Deserialize)]
+    struct TimeOnly<'a> {
+        #[serde(rename = "eventTime", borrow)]
+        event_time: std::borrow::Cow<'a, str>,
+    }
+    let peek: TimeOnly = serde_json::from_slice(json).ok()?;
+    DateTime::parse_from_rfc3339(&peek.event_time)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// What the text of a record matching `filter` must contain.
+fn needles(filter: &LookupFilter) -> Vec<Vec<String>> {
+    let json = |text: &str| Value::from(text).to_string();
+    let mut groups = Vec::new();
+    if let Some(name) = &filter.event_name {
+        groups.push(vec![format!("\"eventName\":{}", json(name))]);
+    }
+    if let Some(user) = &filter.user {
+        groups.push(vec![json(user)]);
+    }
+    if let Some(code) = &filter.error_code {
+        let code = cloudtrail_error_code(code);
+        groups.push(vec![format!("\"errorCode\":{}", json(code))]);
+    }
+    if filter.errors_only {
+        groups.push(vec!["\"errorCode\":".to_string()]);
+    }
+    if let Some(read_only) = filter.read_only {
+        groups.push(vec![format!("\"readOnly\":{read_only}")]);
+    }
+    if let Some(ids) = &filter.key_ids {
+        groups.push(
+            ids.iter()
+                .map(|id| json(id).trim_matches('"').to_string())
+                .collect(),
+        );
+    }
+    if let Some(glob) = &filter.path_glob {
+        // The literal start of the glob, as it appears inside the JSON string.
+        let literal: String = glob.chars().take_while(|c| !"*?[".contains(*c)).collect();
+        let escaped = json(&literal);
+        let inner = &escaped[..escaped.len() - 1];
+        groups.push(vec![format!("\"{PATH_CONTEXT_KEY}\":{inner}")]);
+    }
+    groups
+}
+
 /// The newest matches seen so far: a min-heap holding at most `max` records,
 /// so memory stays bounded by `max` however long the trail is.
 struct Newest {
@@ -140,7 +247,10 @@ struct Newest {
 struct Ranked {
     event_time: DateTime<Utc>,
     written_order: u64,
-    record: Value,
+    /// The record's text, parsed only if it is among the results.
+    json: Vec<u8>,
+    /// Where it was read, for an error.
+    place: (std::path::PathBuf, u64),
 }
 
 impl Ranked {
@@ -177,12 +287,18 @@ impl Newest {
         }
     }
 
-    fn offer(&mut self, stored: StoredRecord, written_order: u64) {
-        let candidate = Ranked {
-            event_time: stored.event_time,
-            written_order,
-            record: stored.record,
-        };
+    /// Whether a match at `event_time`, written `written_order`th, would be kept.
+    fn would_admit(&self, event_time: DateTime<Utc>, written_order: u64) -> bool {
+        match (self.max, self.heap.peek()) {
+            (Some(max), Some(Reverse(oldest))) if self.heap.len() >= max => {
+                oldest.rank() < (event_time, written_order)
+            }
+            (Some(0), _) => false,
+            _ => true,
+        }
+    }
+
+    fn offer(&mut self, candidate: Ranked) {
         if self.max.is_some_and(|max| self.heap.len() >= max) {
             match self.heap.peek() {
                 Some(Reverse(oldest)) if *oldest < candidate => {
@@ -194,12 +310,21 @@ impl Newest {
         self.heap.push(Reverse(candidate));
     }
 
-    fn into_newest_first(self) -> Vec<Value> {
+    fn into_newest_first(self) -> Result<Vec<Value>, AuditError> {
         // Ascending in `Reverse` order is descending in time.
         self.heap
             .into_sorted_vec()
             .into_iter()
-            .map(|Reverse(ranked)| ranked.record)
+            .map(|Reverse(ranked)| {
+                let (path, line) = ranked.place;
+                RawRecord {
+                    json: &ranked.json,
+                    path: &path,
+                    line,
+                }
+                .parse()
+                .map(|stored| stored.record)
+            })
             .collect()
     }
 }

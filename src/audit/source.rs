@@ -1,6 +1,7 @@
-//! Where stored records are read from, oldest source first. Today that is the
-//! active log; the rolled `YYYY/MM/DD/*.json.gz` files will be further
-//! `RecordSource`s listed before it. Every source streams: none is read whole.
+//! Where stored records are read from, oldest source first: the rolled
+//! `YYYY/MM/DD/*.json.gz` files, then any log a roll left in `rolling/`
+//! (an interrupted roll), then the active log. Every source streams: none is
+//! read whole.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -9,8 +10,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::layout::{dated_files, entries, TrailLayout};
 use super::lock::{FileLock, LockKind};
-use super::{AuditError, AuditLog};
+use super::{logfile, AuditError, AuditLog};
 
 /// One record as read back, with its parsed `eventTime`.
 pub(super) struct StoredRecord {
@@ -18,27 +20,85 @@ pub(super) struct StoredRecord {
     pub(super) record: Value,
 }
 
+/// One record's JSON text, before parsing, and where it was read.
+pub(super) struct RawRecord<'a> {
+    pub(super) json: &'a [u8],
+    pub(super) path: &'a Path,
+    /// Counts from 1.
+    pub(super) line: u64,
+}
+
+impl RawRecord<'_> {
+    pub(super) fn parse(&self) -> Result<StoredRecord, AuditError> {
+        parse_record(self.json).map_err(|reason| self.malformed(reason))
+    }
+
+    pub(super) fn malformed(&self, reason: String) -> AuditError {
+        AuditError::Malformed {
+            path: self.path.to_path_buf(),
+            line: self.line,
+            reason,
+        }
+    }
+}
+
 /// A file of records.
 pub(super) trait RecordSource {
-    /// Calls `visit` with each record in file order. A record that does not
-    /// parse ends the walk with `AuditError::Malformed` naming where it is.
-    fn for_each_record(&self, visit: &mut dyn FnMut(StoredRecord)) -> Result<(), AuditError>;
+    /// Calls `visit` with each record's text in file order; an error from
+    /// `visit` ends the walk. A file without the expected framing ends it with
+    /// `AuditError::Malformed` naming where.
+    fn for_each_raw(
+        &self,
+        visit: &mut dyn FnMut(RawRecord<'_>) -> Result<(), AuditError>,
+    ) -> Result<(), AuditError>;
 }
 
 /// The record sources of the audit directory `dir`, oldest first.
-pub(super) fn sources(dir: &Path) -> Vec<Box<dyn RecordSource>> {
-    vec![Box::new(ActiveLogFile {
+pub(super) fn sources(dir: &Path) -> Result<Vec<Box<dyn RecordSource>>, AuditError> {
+    let layout = TrailLayout::new(dir);
+    let mut all: Vec<Box<dyn RecordSource>> = Vec::new();
+    for path in dated_files(layout.logs())? {
+        all.push(Box::new(RolledLogFile { path }));
+    }
+    let mut interrupted: Vec<PathBuf> = entries(&layout.rolling())?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    interrupted.sort();
+    for path in interrupted {
+        all.push(Box::new(JsonLinesFile { path }));
+    }
+    all.push(Box::new(JsonLinesFile {
         path: AuditLog::active_path(dir),
-    })]
+    }));
+    Ok(all)
 }
 
-/// The active log: JSON lines. A missing file holds no records yet.
-struct ActiveLogFile {
+/// A delivered `*.json.gz` log file.
+struct RolledLogFile {
     path: PathBuf,
 }
 
-impl RecordSource for ActiveLogFile {
-    fn for_each_record(&self, visit: &mut dyn FnMut(StoredRecord)) -> Result<(), AuditError> {
+impl RecordSource for RolledLogFile {
+    fn for_each_raw(
+        &self,
+        visit: &mut dyn FnMut(RawRecord<'_>) -> Result<(), AuditError>,
+    ) -> Result<(), AuditError> {
+        logfile::for_each_raw(&self.path, visit)
+    }
+}
+
+/// The active log, or one rolled away and not yet delivered: JSON lines.
+/// A missing file holds no records.
+struct JsonLinesFile {
+    path: PathBuf,
+}
+
+impl RecordSource for JsonLinesFile {
+    fn for_each_raw(
+        &self,
+        visit: &mut dyn FnMut(RawRecord<'_>) -> Result<(), AuditError>,
+    ) -> Result<(), AuditError> {
         let read_error = |source| AuditError::Read {
             path: self.path.clone(),
             source,
@@ -49,7 +109,7 @@ impl RecordSource for ActiveLogFile {
             Err(e) => return Err(read_error(e)),
         };
         let complete = complete_length(&file).map_err(read_error)?;
-        let mut reader = BufReader::new(file.take(complete));
+        let mut reader = BufReader::with_capacity(256 * 1024, file.take(complete));
         let mut line = Vec::new();
         let mut line_number = 0;
         loop {
@@ -58,17 +118,15 @@ impl RecordSource for ActiveLogFile {
                 return Ok(());
             }
             line_number += 1;
-            let malformed = |reason| AuditError::Malformed {
-                path: self.path.clone(),
+            let raw = RawRecord {
+                json: line.strip_suffix(b"\n").unwrap_or(&line),
+                path: &self.path,
                 line: line_number,
-                reason,
             };
-            let Some(json) = line.strip_suffix(b"\n") else {
-                return Err(malformed(
-                    "the record is cut off (no newline at its end)".into(),
-                ));
-            };
-            visit(parse_record(json).map_err(malformed)?);
+            if !line.ends_with(b"\n") {
+                return Err(raw.malformed("the record is cut off (no newline at its end)".into()));
+            }
+            visit(raw)?;
         }
     }
 }
@@ -82,7 +140,7 @@ fn complete_length(file: &File) -> io::Result<u64> {
 }
 
 /// Parses one record: a JSON object with an RFC 3339 `eventTime`.
-fn parse_record(json: &[u8]) -> Result<StoredRecord, String> {
+pub(super) fn parse_record(json: &[u8]) -> Result<StoredRecord, String> {
     let record: Value = serde_json::from_slice(json).map_err(|e| e.to_string())?;
     let time_text = record
         .get("eventTime")
@@ -102,8 +160,11 @@ mod tests {
 
     fn read_all(dir: &Path) -> Result<Vec<StoredRecord>, AuditError> {
         let mut all = Vec::new();
-        for source in sources(dir) {
-            source.for_each_record(&mut |stored| all.push(stored))?;
+        for source in sources(dir)? {
+            source.for_each_raw(&mut |raw| {
+                all.push(raw.parse()?);
+                Ok(())
+            })?;
         }
         Ok(all)
     }

@@ -40,6 +40,11 @@ pub fn format_table(records: &[Value]) -> String {
     table
 }
 
+/// One record as a table row (no header, columns not aligned to others): for `tail -f`.
+pub fn format_row(record: &Value) -> String {
+    format!("{}\n", cells(RecordView(record)).join(COLUMN_GAP))
+}
+
 fn cells(record: RecordView) -> [String; 7] {
     let user = record.user_name().or(record.identity_type());
     let key = record.key_names().next().map(short_key_id);

@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -20,9 +21,28 @@ pub const ACTIVE_LOG_NAME: &str = "active.jsonl";
 const DIR_MODE: u32 = 0o700;
 const LOG_MODE: u32 = 0o600;
 
+/// When appended records are forced to stable storage (`--audit-sync`).
+/// Either way a record is written (write(2) returned) before the request it
+/// records is answered, so a killed process loses none; fsync only matters
+/// for a crash of the whole machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// fsync after every record; a failed fsync refuses the request.
+    Always,
+    /// fsync at the first append after this long since the last one, and when the log is dropped.
+    Interval(Duration),
+}
+
+impl Default for SyncPolicy {
+    fn default() -> SyncPolicy {
+        SyncPolicy::Interval(Duration::from_secs(1))
+    }
+}
+
 /// An open handle on the active log of one audit directory.
 pub struct AuditLog {
     path: PathBuf,
+    sync: SyncPolicy,
     /// Held for a whole append: threads of one process share the descriptor,
     /// and an flock is shared by every holder of a descriptor, so the flock
     /// alone would not keep two threads' records apart.
@@ -34,6 +54,7 @@ struct ActiveFile {
     file: File,
     dev: u64,
     ino: u64,
+    last_sync: Instant,
 }
 
 impl AuditLog {
@@ -50,8 +71,15 @@ impl AuditLog {
         let active = ActiveFile::open(&path)?;
         Ok(AuditLog {
             path,
+            sync: SyncPolicy::default(),
             active: Mutex::new(active),
         })
+    }
+
+    /// The same log, synced as `sync` says.
+    pub fn with_sync(mut self, sync: SyncPolicy) -> AuditLog {
+        self.sync = sync;
+        self
     }
 
     /// The active log's path.
@@ -69,7 +97,9 @@ impl AuditLog {
             let lock = FileLock::acquire(&active.file, LockKind::Exclusive)
                 .map_err(|e| self.write_error(e))?;
             if active.is_at(&self.path).map_err(|e| self.write_error(e))? {
-                return append_line(&active.file, &line).map_err(|e| self.write_error(e));
+                append_line(&active.file, &line).map_err(|e| self.write_error(e))?;
+                drop(lock);
+                return self.sync_as_told(&mut active);
             }
             // The log was rolled away since we opened it: follow the path.
             drop(lock);
@@ -86,6 +116,21 @@ impl AuditLog {
                 path: self.path.clone(),
                 source,
             })
+    }
+
+    fn sync_as_told(&self, active: &mut ActiveFile) -> Result<(), AuditError> {
+        let due = match self.sync {
+            SyncPolicy::Always => true,
+            SyncPolicy::Interval(every) => active.last_sync.elapsed() >= every,
+        };
+        if due {
+            active.file.sync_data().map_err(|source| AuditError::Sync {
+                path: self.path.clone(),
+                source,
+            })?;
+            active.last_sync = Instant::now();
+        }
+        Ok(())
     }
 
     fn lock_active(&self) -> MutexGuard<'_, ActiveFile> {
@@ -124,6 +169,7 @@ impl ActiveFile {
             file,
             dev: metadata.dev(),
             ino: metadata.ino(),
+            last_sync: Instant::now(),
         })
     }
 
@@ -137,7 +183,14 @@ impl ActiveFile {
     }
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), AuditError> {
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        // Best effort: what was appended is in the file whatever happens here.
+        let _ = self.lock_active().file.sync_data();
+    }
+}
+
+pub(super) fn create_private_dir(dir: &Path) -> Result<(), AuditError> {
     let open_error = |source| AuditError::Open {
         path: dir.to_path_buf(),
         source,

@@ -44,6 +44,9 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    #[command(flatten)]
+    pub audit_trail: AuditTrailArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -447,10 +450,101 @@ pub struct GenerateDataKeyArgs {
     pub without_plaintext: bool,
 }
 
+/// How the audit trail is written and delivered; every command that opens the
+/// vault rolls and signs what is due with these settings.
+#[derive(Args, Debug, Clone)]
+pub struct AuditTrailArgs {
+    /// When audit records are fsync'd: after every record (always) or at most a second apart (interval)
+    #[arg(long, global = true, value_enum, env = "KMSFS_AUDIT_SYNC", default_value_t = AuditSync::Interval)]
+    pub audit_sync: AuditSync,
+    /// Roll the active audit log into a gzip log file once its oldest record is this old (30s, 5m, 1h)
+    #[arg(long, global = true, env = "KMSFS_AUDIT_ROTATE_INTERVAL", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub audit_rotate_interval: chrono::Duration,
+    /// Roll the active audit log once it is this many bytes
+    #[arg(long, global = true, env = "KMSFS_AUDIT_ROTATE_SIZE", value_name = "BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub audit_rotate_size: u64,
+    /// Write a signed digest at each multiple of this since the epoch (1h: on the hour)
+    #[arg(long, global = true, env = "KMSFS_AUDIT_DIGEST_INTERVAL", value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub audit_digest_interval: chrono::Duration,
+    /// Also write a digest after every roll
+    #[arg(long, global = true, env = "KMSFS_AUDIT_DIGEST_EVERY_ROLL")]
+    pub audit_digest_every_roll: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuditSync {
+    Always,
+    Interval,
+}
+
+/// `90s`, `5m`, `1h`, `2d`; a bare number is seconds.
+fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, "s"), |at| text.split_at(at));
+    let count: i64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration like 30s, 5m, 1h or 2d"))?;
+    let duration = match unit {
+        "s" => chrono::Duration::seconds(count),
+        "m" => chrono::Duration::minutes(count),
+        "h" => chrono::Duration::hours(count),
+        "d" => chrono::Duration::days(count),
+        _ => return Err(format!("'{text}': the unit must be s, m, h or d")),
+    };
+    if count == 0 {
+        return Err("the duration must be more than zero".into());
+    }
+    Ok(duration)
+}
+
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Find records, newest first
+    /// Find records, newest first, in the rolled log files and the active log
     Lookup(LookupArgs),
+    /// Roll the active log into a gzip log file now (and write a digest with --digest)
+    Flush {
+        /// Also write a signed digest now
+        #[arg(long)]
+        digest: bool,
+    },
+    /// Check the digest chain and every log file, like aws cloudtrail validate-logs; exit 0 only when all are valid
+    Verify(TimeRangeArgs),
+    /// Print the public key that verifies digest signatures (PEM)
+    PublicKey,
+    /// Print records as they are written
+    Tail {
+        /// Keep printing new records until interrupted
+        #[arg(short, long)]
+        follow: bool,
+        /// How many of the newest records to print first
+        #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
+        lines: usize,
+    },
+    /// Per user and per key, windows whose Decrypt/GenerateDataKey or error counts stand out from the baseline
+    Insights {
+        #[command(flatten)]
+        range: TimeRangeArgs,
+        /// Window length in minutes
+        #[arg(long, value_name = "MINUTES", default_value_t = 1)]
+        window_minutes: u32,
+    },
+    /// Delete log and digest files older than DAYS; the kept chain still verifies
+    Prune {
+        /// Keep the files of the last DAYS days
+        #[arg(long, value_name = "DAYS")]
+        older_than: u32,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct TimeRangeArgs {
+    /// RFC 3339 time, e.g. 2026-11-24T07:00:00Z
+    #[arg(long, value_name = "TIME")]
+    pub start_time: Option<String>,
+    /// RFC 3339 time
+    #[arg(long, value_name = "TIME")]
+    pub end_time: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -1,13 +1,82 @@
-//! `kmsfs audit ...`.
+//! `kmsfs audit ...`, and the delivery every command runs first: rolling and
+//! signing what is due, with the signing key and trail state from the vault.
+
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::args::{AuditCommand, LookupArgs, OutputFormat};
+use super::args::{
+    AuditCommand, AuditSync, AuditTrailArgs, LookupArgs, OutputFormat, TimeRangeArgs,
+};
 use super::error::CliError;
 use super::Context;
-use crate::audit::{format_table, lookup, LookupFilter};
+use crate::audit::{
+    self, format_table, lookup, DigestSigner, InsightConfig, LookupFilter, SyncPolicy, Trail,
+    TrailConfig, TrailIdentity, TrailLedger, VerifyRange,
+};
+use crate::kms::Kms;
 use crate::model::KeyRef;
+use crate::vault::Vault;
+
+/// The trail state lives in the vault, beside the signing key.
+struct VaultLedger<'v>(&'v Vault);
+
+impl TrailLedger for VaultLedger<'_> {
+    fn load(&self) -> Result<Option<String>, String> {
+        self.0.audit_trail_state().map_err(|e| e.to_string())
+    }
+    fn store(&self, state: &str) -> Result<(), String> {
+        self.0
+            .set_audit_trail_state(state)
+            .map_err(|e| e.to_string())
+    }
+}
+
+pub(super) fn sync_policy(args: &AuditTrailArgs) -> SyncPolicy {
+    match args.audit_sync {
+        AuditSync::Always => SyncPolicy::Always,
+        AuditSync::Interval => SyncPolicy::default(),
+    }
+}
+
+/// This host's name, for log file names.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into())
+}
+
+/// Runs `body` with the delivery side of the vault's audit trail.
+fn with_trail<T>(
+    kms: &Kms,
+    args: &AuditTrailArgs,
+    body: impl FnOnce(&Trail) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let vault = kms.vault();
+    let signer = DigestSigner::new(&vault.digest_signing_seed()?);
+    let ledger = VaultLedger(vault);
+    let config = TrailConfig {
+        rotate_interval: args.audit_rotate_interval,
+        rotate_size: args.audit_rotate_size,
+        digest_interval: args.audit_digest_interval,
+        digest_every_roll: args.audit_digest_every_roll,
+    };
+    let identity = TrailIdentity::new(&vault.info().vault_id, &host_name());
+    let trail = Trail::new(&audit_dir(kms), identity, config, &signer, &ledger);
+    body(&trail)
+}
+
+/// Rolls and signs what is due; a failure is a warning, as the command's own
+/// records still go to the active log.
+pub(super) fn deliver_due(kms: &Kms, args: &AuditTrailArgs) {
+    let result = with_trail(kms, args, |trail| Ok(trail.run_due(Utc::now())?));
+    if let Err(err) = result {
+        log::warn!("the audit trail could not be delivered: {err}");
+    }
+}
+
+fn audit_dir(kms: &Kms) -> PathBuf {
+    super::session::audit_dir(kms.vault().db_path())
+}
 
 fn parse_time(flag: &str, text: &Option<String>) -> Result<Option<DateTime<Utc>>, CliError> {
     text.as_deref()
@@ -23,10 +92,115 @@ fn parse_time(flag: &str, text: &Option<String>) -> Result<Option<DateTime<Utc>>
         .transpose()
 }
 
-pub fn run(ctx: &Context, cmd: &AuditCommand) -> Result<(), CliError> {
+pub fn run(ctx: &Context, trail_args: &AuditTrailArgs, cmd: &AuditCommand) -> Result<(), CliError> {
     match cmd {
         AuditCommand::Lookup(args) => run_lookup(ctx, args),
+        AuditCommand::Flush { digest } => flush(ctx, trail_args, *digest),
+        AuditCommand::Verify(range) => verify(ctx, range),
+        AuditCommand::PublicKey => {
+            let seed = ctx.kms.vault().digest_signing_seed()?;
+            print!("{}", DigestSigner::new(&seed).public_key().to_pem());
+            Ok(())
+        }
+        AuditCommand::Tail { follow, lines } => tail(ctx, *follow, *lines),
+        AuditCommand::Insights {
+            range,
+            window_minutes,
+        } => insights(ctx, range, *window_minutes),
+        AuditCommand::Prune { older_than } => prune(ctx, *older_than),
     }
+}
+
+fn flush(ctx: &Context, trail_args: &AuditTrailArgs, digest: bool) -> Result<(), CliError> {
+    let report = with_trail(ctx.kms, trail_args, |trail| {
+        Ok(trail.flush(Utc::now(), digest)?)
+    })?;
+    match ctx.output {
+        OutputFormat::Json => ctx.print(&json!({
+            "LogFiles": report.log_files,
+            "DigestFiles": report.digests,
+        })),
+        OutputFormat::Text => {
+            for object in report.log_files.iter().chain(&report.digests) {
+                println!("{object}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn range(args: &TimeRangeArgs) -> Result<VerifyRange, CliError> {
+    Ok(VerifyRange {
+        start: parse_time("--start-time", &args.start_time)?,
+        end: parse_time("--end-time", &args.end_time)?,
+    })
+}
+
+fn verify(ctx: &Context, args: &TimeRangeArgs) -> Result<(), CliError> {
+    let vault = ctx.kms.vault();
+    let public_key = DigestSigner::new(&vault.digest_signing_seed()?).public_key();
+    let report = audit::verify(
+        &audit_dir(ctx.kms),
+        &public_key,
+        &VaultLedger(vault),
+        range(args)?,
+    )?;
+    match ctx.output {
+        OutputFormat::Json => ctx.print(&report.to_json()),
+        OutputFormat::Text => print!("{}", report.to_text()),
+    }
+    if report.all_valid() {
+        Ok(())
+    } else {
+        Err(CliError::Other(
+            "the audit trail does not verify (see the INVALID lines above)".into(),
+        ))
+    }
+}
+
+fn tail(ctx: &Context, follow: bool, lines: usize) -> Result<(), CliError> {
+    let output = ctx.output;
+    let mut print = |record: &serde_json::Value| match output {
+        OutputFormat::Json => println!("{record}"),
+        OutputFormat::Text => print!("{}", audit::format_row(record)),
+    };
+    if output == OutputFormat::Text {
+        print!("{}", format_table(&[]));
+    }
+    audit::tail(&audit_dir(ctx.kms), lines, follow, &mut print)?;
+    Ok(())
+}
+
+fn insights(ctx: &Context, args: &TimeRangeArgs, window_minutes: u32) -> Result<(), CliError> {
+    let range = range(args)?;
+    let config = InsightConfig {
+        window: chrono::Duration::minutes(i64::from(window_minutes.max(1))),
+        ..InsightConfig::new(ctx.kms.account())
+    };
+    let found = audit::insights(&audit_dir(ctx.kms), &config, range.start, range.end)?;
+    match ctx.output {
+        OutputFormat::Json => ctx.print(&json!({ "Insights": found })),
+        OutputFormat::Text => print!("{}", audit::format_insights(&found)),
+    }
+    Ok(())
+}
+
+fn prune(ctx: &Context, older_than_days: u32) -> Result<(), CliError> {
+    let cutoff = Utc::now() - chrono::Duration::days(i64::from(older_than_days));
+    let report = audit::prune(&audit_dir(ctx.kms), &VaultLedger(ctx.kms.vault()), cutoff)?;
+    match ctx.output {
+        OutputFormat::Json => ctx.print(&json!({
+            "DeletedLogFiles": report.log_files,
+            "DeletedDigestFiles": report.digests,
+        })),
+        OutputFormat::Text => println!(
+            "deleted {} log files and {} digest files older than {}",
+            report.log_files.len(),
+            report.digests.len(),
+            cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    }
+    Ok(())
 }
 
 fn run_lookup(ctx: &Context, args: &LookupArgs) -> Result<(), CliError> {
@@ -62,8 +236,7 @@ fn run_lookup(ctx: &Context, args: &LookupArgs) -> Result<(), CliError> {
         end_time: parse_time("--end-time", &args.end_time)?,
         max: args.max,
     };
-    let dir = super::session::audit_dir(ctx.kms.vault().db_path());
-    let records = lookup(&dir, &filter)?;
+    let records = lookup(&audit_dir(ctx.kms), &filter)?;
     match ctx.output {
         OutputFormat::Json => ctx.print(&json!({ "Events": records })),
         OutputFormat::Text => print!("{}", format_table(&records)),

@@ -57,7 +57,12 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Mount(args) => mount_cmds::mount(cli, &vault, args),
         Command::Umount(args) => mount_cmds::umount(args),
         command => {
-            let kms = session::open_kms(&vault, passphrase_file)?;
+            let kms = session::open_kms(
+                &vault,
+                passphrase_file,
+                &cli.audit_trail,
+                session::USER_AGENT,
+            )?;
             let caller = session::caller();
             let ctx = Context {
                 kms: &kms,
@@ -76,7 +81,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 Command::Decrypt(args) => data_cmds::decrypt(&ctx, args),
                 Command::ReEncrypt(args) => data_cmds::re_encrypt(&ctx, args),
                 Command::GenerateDataKey(args) => data_cmds::generate_data_key(&ctx, args),
-                Command::Audit(cmd) => audit_cmds::run(&ctx, cmd),
+                Command::Audit(cmd) => audit_cmds::run(&ctx, &cli.audit_trail, cmd),
                 Command::Volume(cmd) => volume_cmds::run(&ctx, cmd),
             }
         }

@@ -113,7 +113,12 @@ fn serve(cli: &Cli, vault: &Path, args: &MountArgs, ready: ReadySignal) -> Resul
         Some(pipe) => Some(pipe.path()),
         None => cli.passphrase_file.as_deref(),
     };
-    let kms = session::open_kms(vault, passphrase_file)?;
+    let kms = session::open_kms(
+        vault,
+        passphrase_file,
+        &cli.audit_trail,
+        session::FS_USER_AGENT,
+    )?;
     drop(passphrase_pipe);
     let volume = Volume::open(&kms, &session::caller(), &args.backing)?;
     let fs = EncryptedFs::new(

@@ -11,9 +11,12 @@ use crate::model::Caller;
 use crate::sys;
 use crate::vault::{Protection, Vault};
 
+use super::args::AuditTrailArgs;
 use super::error::CliError;
 
 pub const USER_AGENT: &str = concat!("kmsfs-cli/", env!("CARGO_PKG_VERSION"));
+/// The user agent of requests the mount daemon makes for the programs using a volume.
+pub const FS_USER_AGENT: &str = concat!("kmsfs-fs/", env!("CARGO_PKG_VERSION"));
 
 /// The vault path: `--vault`, `KMSFS_VAULT`, or the per-user default.
 pub fn vault_path(given: Option<&Path>) -> PathBuf {
@@ -82,8 +85,14 @@ pub fn read_passphrase(
     Ok(first)
 }
 
-/// Opens and unlocks the vault, and the KMS serving it.
-pub fn open_kms(vault: &Path, passphrase_file: Option<&Path>) -> Result<Kms, CliError> {
+/// Opens and unlocks the vault, and the KMS serving it; then delivers the
+/// audit trail's due rolls and digests.
+pub fn open_kms(
+    vault: &Path,
+    passphrase_file: Option<&Path>,
+    trail: &AuditTrailArgs,
+    user_agent: &str,
+) -> Result<Kms, CliError> {
     let passphrase = match Vault::protection(vault)? {
         Protection::Passphrase => Some(read_passphrase(
             passphrase_file,
@@ -93,8 +102,10 @@ pub fn open_kms(vault: &Path, passphrase_file: Option<&Path>) -> Result<Kms, Cli
         Protection::KeyFile => None,
     };
     let opened = Vault::open(vault, passphrase)?;
-    let audit = AuditLog::open(&audit_dir(vault))?;
-    Ok(Kms::new(opened, audit, USER_AGENT)?)
+    let audit = AuditLog::open(&audit_dir(vault))?.with_sync(super::audit_cmds::sync_policy(trail));
+    let kms = Kms::new(opened, audit, user_agent)?;
+    super::audit_cmds::deliver_due(&kms, trail);
+    Ok(kms)
 }
 
 /// Who is asking: this process's user, groups and program.

@@ -8,7 +8,7 @@ mod secret;
 
 pub use chunk::ContentKey;
 pub use names::NameKey;
-pub use secret::{DataKey, KeyMaterial, RootKey, SecretBytes, SecretKey};
+pub use secret::{DataKey, DigestSigningSeed, KeyMaterial, RootKey, SecretBytes, SecretKey};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce as GcmNonce};

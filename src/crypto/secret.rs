@@ -22,10 +22,13 @@ pub enum RootRole {}
 pub enum MaterialRole {}
 /// A file's data encryption key (DEK): seals that file's chunks.
 pub enum DataRole {}
+/// The 32-byte seed of the Ed25519 key that signs audit digest files.
+pub enum DigestSigningRole {}
 
 pub type RootKey = SecretKey<RootRole>;
 pub type KeyMaterial = SecretKey<MaterialRole>;
 pub type DataKey = SecretKey<DataRole>;
+pub type DigestSigningSeed = SecretKey<DigestSigningRole>;
 
 impl<R> SecretKey<R> {
     pub const LEN: usize = 32;

@@ -16,6 +16,7 @@ mod meta;
 mod policies;
 mod row;
 mod schema;
+mod signing;
 
 #[cfg(test)]
 mod tests;

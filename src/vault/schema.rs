@@ -13,7 +13,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Migration `i` takes the schema from version `i` to version `i + 1`.
 /// Append only: a released migration never changes.
-const MIGRATIONS: &[&str] = &[V1_INITIAL];
+const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_AUDIT_TRAIL];
 
 /// The schema version this kmsfs writes and reads.
 pub(super) const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -87,6 +87,20 @@ CREATE TABLE grants (
     creation_date TEXT NOT NULL
 ) STRICT;
 CREATE INDEX grants_by_key ON grants(key_id);
+";
+
+/// The audit trail's anchor: the digest signing key and the trail state
+/// (chain head, deliveries not yet in a digest), one row.
+const V2_AUDIT_TRAIL: &str = "
+CREATE TABLE audit_trail (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    created TEXT NOT NULL,
+    -- seal[RootKey](Ed25519 seed, aad = 'kmsfs digest signing key v1')
+    signing_nonce BLOB NOT NULL,
+    signing_sealed BLOB NOT NULL,
+    -- JSON owned by the audit module; NULL until the first roll
+    state TEXT
+) STRICT;
 ";
 
 /// Opens an existing database file with the per-connection settings:

@@ -5,8 +5,12 @@ use chrono::{Duration, SecondsFormat, TimeZone};
 use serde_json::json;
 
 use super::*;
+use crate::audit::state::memory::MemoryLedger;
 use crate::audit::test_support::{caller, key_arn, ACCOUNT};
-use crate::audit::{build_record, AuditEvent, AuditLog, EventType};
+use crate::audit::{
+    build_record, AuditEvent, AuditLog, DigestSigner, EventType, Trail as Roller, TrailConfig,
+    TrailIdentity,
+};
 
 const KEY_A: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
 const KEY_B: &str = "0987dcba-09fe-87dc-65ba-ab0987654321";
@@ -120,16 +124,31 @@ struct Trail {
     specs: Vec<Spec>,
 }
 
+/// The generated records: the first two thirds rolled into two gzip log
+/// files, the rest in the active log, so that every answer spans both kinds.
 fn trail() -> Trail {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("audit");
     let log = AuditLog::open(&dir).expect("open");
+    let signer = DigestSigner::new(&crate::crypto::DigestSigningSeed::generate().expect("random"));
+    let ledger = MemoryLedger::default();
+    let roller = Roller::new(
+        &dir,
+        TrailIdentity::new("vault-1", "host"),
+        TrailConfig::default(),
+        &signer,
+        &ledger,
+    );
     let specs = (0..RECORDS)
         .map(|n| {
             let mut spec = spec(n);
             let record = build(&spec);
             spec.event_id = record["eventID"].as_str().expect("id").to_string();
             log.append(&record).expect("append");
+            if (n + 1) % (RECORDS / 3) == 0 && n + 1 < RECORDS {
+                let rolled = roller.flush(Utc::now(), false).expect("roll");
+                assert_eq!(rolled.log_files.len(), 1);
+            }
             spec
         })
         .collect();
@@ -477,7 +496,7 @@ fn a_malformed_line_fails_the_lookup_with_its_place() {
     match lookup(&trail.dir, &LookupFilter::default()) {
         Err(AuditError::Malformed { path: at, line, .. }) => {
             assert_eq!(at, path);
-            assert_eq!(line, RECORDS as u64 + 1);
+            assert_eq!(line, (RECORDS - 2 * (RECORDS / 3)) as u64 + 1);
         }
         other => panic!("expected Malformed, got {other:?}"),
     }

@@ -233,12 +233,12 @@ fn a_newer_schema_is_refused() {
             err,
             VaultError::NewerSchema {
                 found: 7,
-                supported: 1
+                supported: 2
             }
         ));
         assert_eq!(
             err.to_string(),
-            "vault schema version 7 is newer than this kmsfs supports (1); upgrade kmsfs"
+            "vault schema version 7 is newer than this kmsfs supports (2); upgrade kmsfs"
         );
     }
 }
@@ -305,5 +305,5 @@ fn connections_run_with_the_vault_settings() {
     assert_eq!(pragma("secure_delete"), "1");
     assert_eq!(pragma("foreign_keys"), "1");
     assert_eq!(pragma("busy_timeout"), "10000");
-    assert_eq!(pragma("user_version"), "1");
+    assert_eq!(pragma("user_version"), "2");
 }

@@ -5,6 +5,7 @@ mod lifecycle;
 mod material;
 mod permissions;
 mod records;
+mod signing;
 mod transactions;
 
 use std::path::{Path, PathBuf};

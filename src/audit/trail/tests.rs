@@ -1,0 +1,123 @@
+//! Rolling and digests on a real directory: what is due and what is not,
+//! recovery of an interrupted roll, nothing lost or duplicated.
+
+use std::fs;
+
+use super::*;
+use crate::audit::lookup::{lookup, LookupFilter};
+use crate::audit::test_trail::{minutes_later, TestTrail};
+
+fn lookup_all(trail: &TestTrail) -> Vec<serde_json::Value> {
+    lookup(&trail.dir, &LookupFilter::default()).expect("lookup")
+}
+
+#[test]
+fn nothing_is_due_right_after_a_flush_and_the_active_log_rolls_when_old_or_large() {
+    let mut trail = TestTrail::new();
+    trail.append(3);
+    let first = trail.flush(true);
+    assert_eq!((first.log_files.len(), first.digests.len()), (1, 1));
+    trail.append(2);
+    // Young records, small log, digest not due: nothing happens.
+    assert_eq!(
+        trail.trail().run_due(Utc::now()).expect("run"),
+        TrailReport::default()
+    );
+    assert!(
+        fs::metadata(AuditLog::active_path(&trail.dir))
+            .expect("stat")
+            .len()
+            > 0
+    );
+    // Six minutes later the records are old enough to roll; no digest yet.
+    let later = trail.trail().run_due(minutes_later(6)).expect("run");
+    assert_eq!((later.log_files.len(), later.digests.len()), (1, 0));
+    assert_eq!(trail.state().pending.len(), 1);
+    // By size.
+    trail.config.rotate_size = 1;
+    trail.append(1);
+    let by_size = trail.trail().run_due(Utc::now()).expect("run");
+    assert_eq!(by_size.log_files.len(), 1);
+    // Two hours later a digest is due even with nothing to roll, and lists both.
+    let digest = trail.trail().run_due(minutes_later(120)).expect("run");
+    assert_eq!((digest.log_files.len(), digest.digests.len()), (0, 1));
+    assert!(trail.state().pending.is_empty());
+    assert_eq!(lookup_all(&trail).len(), 6);
+    assert!(trail.verify().all_valid());
+}
+
+#[test]
+fn digest_every_roll_signs_each_roll() {
+    let mut trail = TestTrail::new();
+    trail.config.digest_every_roll = true;
+    trail.append(1);
+    let report = trail.flush(false);
+    assert_eq!((report.log_files.len(), report.digests.len()), (1, 1));
+    assert!(trail.state().pending.is_empty());
+}
+
+#[test]
+fn an_interrupted_roll_is_delivered_by_the_next_run_without_duplicates() {
+    let mut trail = TestTrail::new();
+    trail.append(4);
+    trail.flush(false);
+    // A roller died after moving the active log away, before delivering it.
+    trail.append(3);
+    let layout = TrailLayout::new(&trail.dir);
+    let stem = "vault-1_kmsfs_host_20261124T0700Z_ABCDEFGHIJKLMNOP";
+    fs::create_dir_all(layout.rolling()).expect("mkdir");
+    let rolling = layout.rolling().join(format!("{stem}.jsonl"));
+    fs::rename(AuditLog::active_path(&trail.dir), &rolling).expect("mv");
+    // Its records are visible meanwhile.
+    assert_eq!(lookup_all(&trail).len(), 7);
+    let report = trail.trail().run_due(Utc::now()).expect("run");
+    assert_eq!(
+        report.log_files,
+        [format!("audit/2026/11/24/{stem}.json.gz")]
+    );
+    assert!(!rolling.exists());
+    assert_eq!(lookup_all(&trail).len(), 7);
+    // Died again after the gzip file was in place but before the ledger knew.
+    trail.append(2);
+    let stem2 = "vault-1_kmsfs_host_20261124T0701Z_QRSTUVWXYZabcdef";
+    let rolling2 = layout.rolling().join(format!("{stem2}.jsonl"));
+    fs::rename(AuditLog::active_path(&trail.dir), &rolling2).expect("mv");
+    let target = trail.path(&format!("audit/2026/11/24/{stem2}.json.gz"));
+    crate::audit::logfile::write_log_file(&rolling2, &target).expect("write");
+    let report = trail.flush(true);
+    assert!(report
+        .log_files
+        .contains(&format!("audit/2026/11/24/{stem2}.json.gz")));
+    assert_eq!(lookup_all(&trail).len(), 9);
+    let verified = trail.verify();
+    assert!(verified.all_valid(), "{}", verified.to_text());
+}
+
+#[test]
+fn a_record_that_is_not_json_stops_the_roll_and_keeps_the_records() {
+    let mut trail = TestTrail::new();
+    trail.append(2);
+    let active = AuditLog::active_path(&trail.dir);
+    let mut text = fs::read_to_string(&active).expect("read");
+    text.push_str("garbage\n");
+    fs::write(&active, text).expect("write");
+    match trail.trail().flush(Utc::now(), false) {
+        Err(AuditError::Malformed { line: 3, .. }) => {}
+        other => panic!("expected Malformed at line 3, got {other:?}"),
+    }
+    let layout = TrailLayout::new(&trail.dir);
+    assert_eq!(entries(&layout.rolling()).expect("ls").len(), 1);
+}
+
+#[test]
+fn boundaries_are_multiples_of_the_interval() {
+    let t = DateTime::parse_from_rfc3339("2026-11-24T07:40:12.5Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    let hour = next_boundary(t, Duration::hours(1));
+    assert_eq!(hour.to_rfc3339(), "2026-11-24T08:00:00+00:00");
+    assert_eq!(
+        next_boundary(hour, Duration::hours(1)).to_rfc3339(),
+        "2026-11-24T09:00:00+00:00"
+    );
+}

@@ -1,0 +1,415 @@
+//! `kmsfs audit verify` (docs/AUDIT.md, "Verifying"), in the manner of
+//! `aws cloudtrail validate-logs`: from the chain head the ledger names, walk
+//! the digests back through their previous-digest links, checking each one's
+//! place, signature, hash and chain link, and every log file it lists; then
+//! the not-yet-digested deliveries the ledger lists; then flag every digest
+//! off the chain and every log file no digest covers.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::digest::{read_digest, signing_string, DigestReadError, FoundDigest};
+use super::layout::{dated_files, delivery_time_of, digest_time_of, TrailLayout};
+use super::logfile::hash_uncompressed;
+use super::signing::DigestPublicKey;
+use super::state::{parse_time, time_text, LogFileEntry, TrailLedger, TrailState};
+use super::AuditError;
+
+/// What verify checks: digests whose period meets `[start, end]`, and log
+/// files delivered in it. `None` is open-ended.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VerifyRange {
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+impl VerifyRange {
+    fn meets(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+        self.start.map_or(true, |s| to >= s) && self.end.map_or(true, |e| from <= e)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Digest,
+    Log,
+}
+
+/// The verdict on one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileCheck {
+    pub kind: FileKind,
+    pub object: String,
+    /// `None` when valid; else what validate-logs would say after `INVALID: `.
+    pub problem: Option<String>,
+}
+
+impl FileCheck {
+    /// `valid` or `INVALID: <reason>`.
+    pub fn verdict(&self) -> String {
+        match &self.problem {
+            None => "valid".into(),
+            Some(problem) => format!("INVALID: {problem}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct VerifyReport {
+    pub range: VerifyRange,
+    pub checks: Vec<FileCheck>,
+    /// The span of the digests checked.
+    pub found: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl VerifyReport {
+    pub fn all_valid(&self) -> bool {
+        self.checks.iter().all(|c| c.problem.is_none())
+    }
+
+    fn count(&self, kind: FileKind) -> (usize, usize) {
+        let of_kind = self.checks.iter().filter(|c| c.kind == kind);
+        let valid = of_kind.clone().filter(|c| c.problem.is_none()).count();
+        (valid, of_kind.count())
+    }
+
+    /// validate-logs' text: one line per file, then the summary.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for check in &self.checks {
+            let kind = match check.kind {
+                FileKind::Digest => "Digest file",
+                FileKind::Log => "Log file",
+            };
+            out.push_str(&format!(
+                "{kind:<11}  {}  {}\n",
+                check.object,
+                check.verdict()
+            ));
+        }
+        let bound = |t: Option<DateTime<Utc>>, open: &str| t.map_or(open.to_string(), time_text);
+        out.push_str(&format!(
+            "\nResults requested for {} to {}\n",
+            bound(self.range.start, "the start of the trail"),
+            bound(self.range.end, "now")
+        ));
+        match self.found {
+            Some((from, to)) => out.push_str(&format!(
+                "Results found for {} to {}:\n\n",
+                time_text(from),
+                time_text(to)
+            )),
+            None => out.push_str("No digest files found in that range.\n\n"),
+        }
+        let (dv, dt) = self.count(FileKind::Digest);
+        let (lv, lt) = self.count(FileKind::Log);
+        out.push_str(&format!(
+            "{dv}/{dt} digest files valid\n{lv}/{lt} log files valid\n"
+        ));
+        out
+    }
+
+    pub fn to_json(&self) -> Value {
+        let list = |kind| {
+            self.checks
+                .iter()
+                .filter(|c| c.kind == kind)
+                .map(|c| json!({"Object": c.object, "Valid": c.problem.is_none(), "Result": c.verdict()}))
+                .collect::<Vec<_>>()
+        };
+        let (dv, dt) = self.count(FileKind::Digest);
+        let (lv, lt) = self.count(FileKind::Log);
+        json!({
+            "DigestFiles": list(FileKind::Digest),
+            "LogFiles": list(FileKind::Log),
+            "DigestFilesValid": dv, "DigestFilesTotal": dt,
+            "LogFilesValid": lv, "LogFilesTotal": lt,
+            "Valid": self.all_valid(),
+        })
+    }
+}
+
+/// What a digest's successor on the chain says about it.
+struct Expected {
+    object: String,
+    hash: Option<String>,
+    signature: Option<String>,
+    /// The successor's digestStartTime: this digest must end there.
+    successor_start: Option<String>,
+}
+
+/// Verifies the trail of `audit_dir` against `public_key` and the ledger.
+pub fn verify(
+    audit_dir: &std::path::Path,
+    public_key: &DigestPublicKey,
+    ledger: &dyn TrailLedger,
+    range: VerifyRange,
+) -> Result<VerifyReport, AuditError> {
+    let layout = TrailLayout::new(audit_dir);
+    let state = TrailState::load(ledger)?.unwrap_or_default();
+    let mut digests: BTreeMap<String, Result<FoundDigest, DigestReadError>> = BTreeMap::new();
+    for path in dated_files(layout.digests())? {
+        let read = read_digest(&path);
+        if let Err(DigestReadError::Io(source)) = read {
+            return Err(AuditError::Read { path, source });
+        }
+        digests.insert(layout.object_of(&path), read);
+    }
+    let mut walk = Walk {
+        layout: &layout,
+        public_key,
+        range,
+        digests: &digests,
+        visited: HashSet::new(),
+        checks: Vec::new(),
+        found: None,
+        hashes: HashMap::new(),
+    };
+    let mut next = state.head.as_ref().map(|head| Expected {
+        object: head.object.clone(),
+        hash: Some(head.hash_value.clone()),
+        signature: Some(head.signature.clone()),
+        successor_start: None,
+    });
+    while let Some(expected) = next {
+        next = walk.step(expected, state.oldest_kept_digest.as_deref())?;
+    }
+    // Deliveries not yet in a digest: checked against the ledger.
+    for entry in &state.pending {
+        if delivery_time_of(&entry.object).map_or(true, |t| range.meets(t, t)) {
+            walk.check_log(entry)?;
+        }
+    }
+    walk.flag_strays(&state)?;
+    Ok(VerifyReport {
+        range,
+        checks: walk.checks,
+        found: walk.found,
+    })
+}
+
+struct Walk<'a> {
+    layout: &'a TrailLayout,
+    public_key: &'a DigestPublicKey,
+    range: VerifyRange,
+    digests: &'a BTreeMap<String, Result<FoundDigest, DigestReadError>>,
+    visited: HashSet<String>,
+    checks: Vec<FileCheck>,
+    found: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Log files already hashed, by object.
+    hashes: HashMap<String, Option<String>>,
+}
+
+impl Walk<'_> {
+    /// Checks one digest on the chain; returns what its predecessor must be.
+    fn step(
+        &mut self,
+        expected: Expected,
+        oldest_kept: Option<&str>,
+    ) -> Result<Option<Expected>, AuditError> {
+        let successor_start = expected.successor_start.as_deref().and_then(parse_time);
+        if let (Some(start), Some(before)) = (self.range.start, successor_start) {
+            if before < start {
+                return Ok(None); // older than the range
+            }
+        }
+        self.visited.insert(expected.object.clone());
+        let found = match self.digests.get(&expected.object) {
+            Some(Ok(found)) => found,
+            Some(Err(DigestReadError::Format(reason))) => {
+                self.digest_check(&expected.object, Some(format!("invalid format ({reason})")));
+                return Ok(self.fallback(successor_start));
+            }
+            _ => {
+                self.digest_check(&expected.object, Some("not found".into()));
+                return Ok(self.fallback(successor_start));
+            }
+        };
+        let doc = &found.document;
+        let (start, end) = match (
+            parse_time(&doc.digest_start_time),
+            parse_time(&doc.digest_end_time),
+        ) {
+            (Some(start), Some(end)) => (start, end),
+            _ => {
+                self.digest_check(
+                    &expected.object,
+                    Some("invalid format (its times do not parse)".into()),
+                );
+                return Ok(self.fallback(successor_start));
+            }
+        };
+        let problem = self.digest_problem(&expected, found);
+        if self.range.meets(start, end) {
+            self.digest_check(&expected.object, problem);
+            self.found = Some(match self.found {
+                None => (start, end),
+                Some((from, to)) => (from.min(start), to.max(end)),
+            });
+            for entry in &doc.log_files {
+                self.check_log(entry)?;
+            }
+        }
+        if oldest_kept == Some(expected.object.as_str()) {
+            return Ok(None); // its predecessors were pruned
+        }
+        Ok(doc.previous_digest_object.as_ref().map(|object| Expected {
+            object: object.clone(),
+            hash: doc.previous_digest_hash_value.clone(),
+            signature: doc.previous_digest_signature.clone(),
+            successor_start: Some(doc.digest_start_time.clone()),
+        }))
+    }
+
+    /// What is wrong with a digest that was found where it was expected, if anything.
+    fn digest_problem(&self, expected: &Expected, found: &FoundDigest) -> Option<String> {
+        let doc = &found.document;
+        if doc.digest_object != expected.object {
+            return Some(format!(
+                "has been moved from its original location {}",
+                doc.digest_object
+            ));
+        }
+        let Some(signature) = &found.signature else {
+            return Some("signature verification failed (its .sig file is missing)".into());
+        };
+        if doc.digest_public_key_fingerprint != self.public_key.fingerprint() {
+            return Some(format!(
+                "signature verification failed (signed by another key, fingerprint {})",
+                doc.digest_public_key_fingerprint
+            ));
+        }
+        let message = signing_string(
+            &doc.digest_end_time,
+            &expected.object,
+            &found.hash,
+            doc.previous_digest_signature.as_deref(),
+        );
+        if !self.public_key.verifies(&message, signature) {
+            return Some("signature verification failed".into());
+        }
+        if expected.hash.as_ref().is_some_and(|h| *h != found.hash) {
+            return Some("hash value doesn't match".into());
+        }
+        if expected.signature.as_ref().is_some_and(|s| s != signature) {
+            return Some(
+                "chain broken (its signature is not the one the next digest chains to)".into(),
+            );
+        }
+        match &expected.successor_start {
+            Some(next_start) if *next_start != doc.digest_end_time => Some(format!(
+                "chain broken (it ends at {} but the next digest starts at {next_start})",
+                doc.digest_end_time
+            )),
+            _ => None,
+        }
+    }
+
+    /// After a missing or unreadable digest, carry on from the newest digest
+    /// that ends before its successor began (or the newest of all).
+    fn fallback(&self, before: Option<DateTime<Utc>>) -> Option<Expected> {
+        self.digests
+            .iter()
+            .filter(|(object, _)| !self.visited.contains(*object))
+            .filter_map(|(object, read)| {
+                let end = parse_time(&read.as_ref().ok()?.document.digest_end_time)?;
+                before.map_or(true, |b| end <= b).then_some((end, object))
+            })
+            .max()
+            .map(|(_, object)| Expected {
+                object: object.clone(),
+                hash: None,
+                signature: None,
+                successor_start: None,
+            })
+    }
+
+    fn digest_check(&mut self, object: &str, problem: Option<String>) {
+        self.checks.push(FileCheck {
+            kind: FileKind::Digest,
+            object: object.to_string(),
+            problem,
+        });
+    }
+
+    fn check_log(&mut self, entry: &LogFileEntry) -> Result<(), AuditError> {
+        let path = self.layout.path_of(&entry.object);
+        let hash = match self.hashes.get(&entry.object) {
+            Some(hash) => hash.clone(),
+            None => {
+                let hash = match hash_uncompressed(&path) {
+                    Ok(hash) => Some(hash),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    // Not gzip any more: its content changed.
+                    Err(e) if e.kind() != std::io::ErrorKind::PermissionDenied => {
+                        Some(format!("unreadable: {e}"))
+                    }
+                    Err(source) => return Err(AuditError::Read { path, source }),
+                };
+                self.hashes.insert(entry.object.clone(), hash.clone());
+                hash
+            }
+        };
+        let problem = match hash {
+            None => Some("not found".to_string()),
+            Some(hash) if hash != entry.hash_value => Some("hash value doesn't match".into()),
+            Some(_) => None,
+        };
+        self.checks.push(FileCheck {
+            kind: FileKind::Log,
+            object: entry.object.clone(),
+            problem,
+        });
+        Ok(())
+    }
+
+    /// Digests in range off the chain, and log files in range that no digest
+    /// and no pending delivery lists.
+    fn flag_strays(&mut self, state: &TrailState) -> Result<(), AuditError> {
+        let mut covered: HashSet<&str> = state.pending.iter().map(|f| f.object.as_str()).collect();
+        for (object, read) in self.digests {
+            let Ok(found) = read else {
+                let in_range = digest_time_of(object).map_or(true, |t| {
+                    self.range.meets(t, t + chrono::Duration::seconds(1))
+                });
+                if !self.visited.contains(object) && in_range {
+                    self.digest_check(object, Some("invalid format".into()));
+                }
+                continue;
+            };
+            covered.extend(found.document.log_files.iter().map(|f| f.object.as_str()));
+            let doc = &found.document;
+            let in_range = match (
+                parse_time(&doc.digest_start_time),
+                parse_time(&doc.digest_end_time),
+            ) {
+                (Some(s), Some(e)) => self.range.meets(s, e),
+                _ => true,
+            };
+            let pruned_away = state.oldest_kept_digest.is_some() && !in_range;
+            if !self.visited.contains(object) && in_range && !pruned_away {
+                self.digest_check(
+                    object,
+                    Some("not on the digest chain (inserted, or the chain forked)".into()),
+                );
+            }
+        }
+        for path in dated_files(self.layout.logs())? {
+            let object = self.layout.object_of(&path);
+            let in_range = delivery_time_of(&object).map_or(true, |t| self.range.meets(t, t));
+            if in_range && !covered.contains(object.as_str()) {
+                self.checks.push(FileCheck {
+                    kind: FileKind::Log,
+                    object,
+                    problem: Some("not covered by a digest".into()),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
