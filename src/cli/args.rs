@@ -84,6 +84,8 @@ pub enum Command {
     /// Read the audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The guided walkthrough: a key, a volume, a refused read and its audit record (needs root)
+    Demo,
     /// Encrypted volumes: backing directories of ciphertext objects
     #[command(subcommand)]
     Volume(VolumeCommand),

@@ -4,6 +4,7 @@
 pub mod args;
 mod audit_cmds;
 mod data_cmds;
+mod demo;
 mod error;
 mod init_cmd;
 mod key_cmds;
@@ -44,7 +45,15 @@ fn init_logging(cli: &Cli) {
     };
     env_logger::Builder::new()
         .filter_level(level)
-        .format_target(false)
+        .format(|out, record| {
+            use std::io::Write;
+            writeln!(
+                out,
+                "kmsfs: {}: {}",
+                record.level().as_str().to_lowercase(),
+                record.args()
+            )
+        })
         .init();
 }
 
@@ -53,6 +62,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
     let passphrase_file = cli.passphrase_file.as_deref();
     match &cli.command {
         Command::Init(args) => init_cmd::run(cli, &vault, args),
+        Command::Demo => demo::run(),
         // The mount daemon opens the vault itself; unmounting needs no key.
         Command::Mount(args) => mount_cmds::mount(cli, &vault, args),
         Command::Umount(args) => mount_cmds::umount(args),
@@ -70,7 +80,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 output: cli.output,
             };
             match command {
-                Command::Init(_) | Command::Mount(_) | Command::Umount(_) => {
+                Command::Init(_) | Command::Demo | Command::Mount(_) | Command::Umount(_) => {
                     unreachable!("BUG: handled above")
                 }
                 Command::Key(cmd) => key_cmds::run_key(&ctx, cmd),

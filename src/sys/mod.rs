@@ -4,6 +4,7 @@
 
 mod lock;
 mod process;
+mod signals;
 mod users;
 
 pub use lock::{FileLock, LockKind};
@@ -11,6 +12,7 @@ pub use process::{
     adopt_inherited_fd, effective_uid, is_busy, mount_fuse, new_session, pipe, real_ids,
     set_inheritable, set_umask, unmount, TerminationSignals,
 };
+pub use signals::{catch_interrupts, interrupted};
 
 pub use users::{
     caller_for_process, caller_for_uid, caller_for_uid_lookup, caller_for_user_name,
