@@ -1,7 +1,6 @@
 //! Failing closed: with the audit log's filesystem full, a request that needs
 //! a record is refused with a clear error, and every record written before
-//! is still there. Needs root (mounts a small tmpfs):
-//! `cargo test --test audit_disk_full -- --ignored`.
+//! is still there. Needs root (mounts a small tmpfs); skipped otherwise.
 
 mod common;
 
@@ -20,8 +19,10 @@ impl Drop for Mounted {
 }
 
 #[test]
-#[ignore = "needs root: mounts a 1 MiB tmpfs (run with --ignored as root)"]
 fn a_full_disk_refuses_the_request_and_keeps_every_record() {
+    if !common::mount::root_available("a_full_disk_refuses_the_request_and_keeps_every_record") {
+        return;
+    }
     let sb = Sandbox::initialized();
     // The audit directory on its own small filesystem; the vault is elsewhere.
     let audit_dir = sb.dir.path().join("vault/audit");

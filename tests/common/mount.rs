@@ -29,7 +29,19 @@ pub fn fuse_unusable() -> Option<&'static str> {
 /// True if real mounts can run; otherwise prints why `test` is skipped, or
 /// panics when KMSFS_REQUIRE_FUSE=1.
 pub fn fuse_available(test: &str) -> bool {
-    let Some(reason) = fuse_unusable() else {
+    available(test, fuse_unusable())
+}
+
+/// As [`fuse_available`], for tests that need root only (e.g. to mount a small tmpfs).
+pub fn root_available(test: &str) -> bool {
+    available(
+        test,
+        (kmsfs::sys::effective_uid() != 0).then_some("not root"),
+    )
+}
+
+fn available(test: &str, unusable: Option<&'static str>) -> bool {
+    let Some(reason) = unusable else {
         return true;
     };
     if std::env::var("KMSFS_REQUIRE_FUSE").as_deref() == Ok("1") {
