@@ -5,8 +5,30 @@ use crate::model::{Arn, KeyState};
 
 use super::error::{ErrorCode, KmsError};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
+/// Declares the operations once: the enum, `ALL`, and the event names (each
+/// operation's CloudTrail eventName is its variant's name).
+macro_rules! operations {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Operation {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl Operation {
+            /// Every operation, in declaration order.
+            pub const ALL: &'static [Operation] = &[$(Operation::$name,)*];
+
+            /// The CloudTrail eventName.
+            pub fn event_name(self) -> &'static str {
+                match self {
+                    $(Operation::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+operations! {
     CreateKey,
     DescribeKey,
     ListKeys,
@@ -55,42 +77,6 @@ enum StateRule {
 }
 
 impl Operation {
-    /// The CloudTrail eventName.
-    pub fn event_name(self) -> &'static str {
-        use Operation::*;
-        match self {
-            CreateKey => "CreateKey",
-            DescribeKey => "DescribeKey",
-            ListKeys => "ListKeys",
-            EnableKey => "EnableKey",
-            DisableKey => "DisableKey",
-            ScheduleKeyDeletion => "ScheduleKeyDeletion",
-            CancelKeyDeletion => "CancelKeyDeletion",
-            UpdateKeyDescription => "UpdateKeyDescription",
-            RotateKeyOnDemand => "RotateKeyOnDemand",
-            EnableKeyRotation => "EnableKeyRotation",
-            DisableKeyRotation => "DisableKeyRotation",
-            GetKeyRotationStatus => "GetKeyRotationStatus",
-            ListKeyRotations => "ListKeyRotations",
-            CreateAlias => "CreateAlias",
-            UpdateAlias => "UpdateAlias",
-            DeleteAlias => "DeleteAlias",
-            ListAliases => "ListAliases",
-            GetKeyPolicy => "GetKeyPolicy",
-            PutKeyPolicy => "PutKeyPolicy",
-            CreateGrant => "CreateGrant",
-            ListGrants => "ListGrants",
-            RevokeGrant => "RevokeGrant",
-            RetireGrant => "RetireGrant",
-            Encrypt => "Encrypt",
-            Decrypt => "Decrypt",
-            ReEncrypt => "ReEncrypt",
-            GenerateDataKey => "GenerateDataKey",
-            GenerateDataKeyWithoutPlaintext => "GenerateDataKeyWithoutPlaintext",
-            SimulateKeyPolicy => "SimulateKeyPolicy",
-        }
-    }
-
     /// The key policy action that authorizes the operation on its key. ReEncrypt
     /// needs two: kms:ReEncryptFrom on the source and kms:ReEncryptTo on the destination.
     pub fn action(self) -> &'static str {
@@ -183,44 +169,9 @@ mod tests {
     use super::*;
     use crate::model::KeyId;
 
-    const ALL: [Operation; 29] = {
-        use Operation::*;
-        [
-            CreateKey,
-            DescribeKey,
-            ListKeys,
-            EnableKey,
-            DisableKey,
-            ScheduleKeyDeletion,
-            CancelKeyDeletion,
-            UpdateKeyDescription,
-            RotateKeyOnDemand,
-            EnableKeyRotation,
-            DisableKeyRotation,
-            GetKeyRotationStatus,
-            ListKeyRotations,
-            CreateAlias,
-            UpdateAlias,
-            DeleteAlias,
-            ListAliases,
-            GetKeyPolicy,
-            PutKeyPolicy,
-            CreateGrant,
-            ListGrants,
-            RevokeGrant,
-            RetireGrant,
-            Encrypt,
-            Decrypt,
-            ReEncrypt,
-            GenerateDataKey,
-            GenerateDataKeyWithoutPlaintext,
-            SimulateKeyPolicy,
-        ]
-    };
-
     #[test]
     fn every_operation_has_a_known_action() {
-        for op in ALL {
+        for &op in Operation::ALL {
             assert!(
                 crate::policy::KNOWN_ACTIONS.contains(&op.action()),
                 "{op:?}"
@@ -297,7 +248,7 @@ mod tests {
                 Some(ErrorCode::InvalidState)
             );
         }
-        for op in ALL {
+        for &op in Operation::ALL {
             assert_eq!(
                 code(op, KeyState::Destroyed),
                 Some(ErrorCode::NotFound),
