@@ -2,7 +2,7 @@
 //! section 7): a key-file vault and one volume per cipher, made once by an early
 //! version. Every later version must mount them read-only and read every file,
 //! name and link target of MANIFEST.tsv unchanged; a tampered object still fails
-//! with EIO and its record.
+//! with EIO and one record.
 
 mod common;
 
