@@ -98,6 +98,29 @@ impl MountedVolume {
         })
     }
 
+    /// An existing vault (in `sandbox`) and volume (`backing`), mounted at a new
+    /// `mnt` in the sandbox with `mount_flags`; `None` means skip.
+    pub fn adopt(
+        test: &str,
+        sandbox: Sandbox,
+        backing: PathBuf,
+        mount_flags: &[&str],
+    ) -> Option<MountedVolume> {
+        if !fuse_available(test) {
+            return None;
+        }
+        let mnt = sandbox.path("mnt");
+        std::fs::create_dir_all(&mnt).unwrap();
+        let volume = MountedVolume {
+            sandbox,
+            backing,
+            mnt,
+            mount_flags: mount_flags.iter().map(|flag| flag.to_string()).collect(),
+            mounted: false,
+        };
+        Some(volume.mounted())
+    }
+
     fn mounted(mut self) -> MountedVolume {
         self.mount();
         self

@@ -3,10 +3,11 @@
 //! with the node while handles are open, but each open asks the KMS again,
 //! so policy changes apply at the next open; a refusal is EACCES.
 
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::fs::backing::{self, Kind, OpenFlags, RenameMode};
 use crate::fs::caller::Requester;
@@ -15,18 +16,46 @@ use crate::fs::handle::HandleId;
 use crate::fs::inode::NodeId;
 use crate::fs::node::{FileState, Node, OpenContent};
 use crate::fs::types::Attr;
-use crate::object::Object;
+use crate::object::{Object, ObjectError, ObjectHeader};
 use crate::volume::names::CipherName;
 
 use super::{requested_perm, temp_name, FsCore};
 
 /// An open regular file: its own descriptor of the backing object (kept
-/// after an unlink), and what the open allows.
+/// after an unlink), what the open allows, and the chunks whose integrity
+/// failure it has recorded.
 pub struct OpenFile {
     node: Arc<Node>,
     file: File,
     writable: bool,
     append: bool,
+    recorded_chunks: Mutex<BTreeSet<u64>>,
+}
+
+impl OpenFile {
+    fn new(node: Arc<Node>, file: File, flags: OpenFlags) -> OpenFile {
+        OpenFile {
+            node,
+            file,
+            writable: flags.writable,
+            append: flags.append,
+            recorded_chunks: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// Whether `error` is news for this handle: an integrity failure of a chunk
+    /// is recorded once per handle, since one read(2) can fail twice on the
+    /// same chunk (the kernel's readahead, then the reader's own retry).
+    fn first_report(&self, error: &ObjectError) -> bool {
+        match error {
+            ObjectError::Integrity { chunk_no, .. } => self
+                .recorded_chunks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(*chunk_no),
+            _ => true,
+        }
+    }
 }
 
 impl FsCore {
@@ -58,12 +87,7 @@ impl FsCore {
                 Ok(())
             })?;
         }
-        Ok(self.files.insert(OpenFile {
-            node,
-            file,
-            writable: flags.writable,
-            append: flags.append,
-        }))
+        Ok(self.files.insert(OpenFile::new(node, file, flags)))
     }
 
     /// Creates regular file `name` in `parent` and opens it. If the name
@@ -80,6 +104,14 @@ impl FsCore {
         self.check_writable()?;
         let (dir, dir_id) = self.dir(parent)?;
         let cipher = self.cipher_name(&dir_id, name)?;
+        // An existing name is refused or opened before the KMS is asked for a
+        // data key that would go unused.
+        match backing::open_entry(dir.fd(), cipher.entry()) {
+            Ok(_) if flags.exclusive => return Err(FsError::Exists),
+            Ok(_) => return self.open_found(req, parent, name, flags),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         let content = self.fresh_content(req, &dir.child_path(name))?;
         let perm = requested_perm(mode, umask);
         let file = match self.place_object(req, &dir, &cipher, &content, perm) {
@@ -97,13 +129,24 @@ impl FsCore {
             state.install(content);
             state.handles += 1;
         }
-        let fh = self.files.insert(OpenFile {
-            node,
-            file,
-            writable: flags.writable,
-            append: flags.append,
-        });
+        let fh = self.files.insert(OpenFile::new(node, file, flags));
         Ok((attr, fh))
+    }
+
+    /// The error an object operation through `handle` failed with, recorded
+    /// unless the handle has recorded the same failure before.
+    fn handle_failure(
+        &self,
+        req: &Requester,
+        handle: &OpenFile,
+        header: &ObjectHeader,
+        error: ObjectError,
+    ) -> FsError {
+        if handle.first_report(&error) {
+            self.object_failure(req, &handle.node, header, error)
+        } else {
+            FsError::Object(error)
+        }
     }
 
     /// Looks up and opens `name`, for a create that found it existing.
@@ -184,7 +227,7 @@ impl FsCore {
                 buf.truncate(len);
                 Ok(buf)
             }
-            Err((e, header)) => Err(self.object_failure(req, &handle.node, &header, e)),
+            Err((e, header)) => Err(self.handle_failure(req, &handle, &header, e)),
         }
     }
 
@@ -214,7 +257,7 @@ impl FsCore {
         };
         match written {
             Ok(()) => Ok(u32::try_from(data.len()).unwrap_or(u32::MAX)),
-            Err((e, header)) => Err(self.object_failure(req, &handle.node, &header, e)),
+            Err((e, header)) => Err(self.handle_failure(req, &handle, &header, e)),
         }
     }
 
@@ -241,7 +284,7 @@ impl FsCore {
                     .set_len(size)
                     .map_err(|e| (e, content.header.clone()))
             };
-            return cut.map_err(|(e, header)| self.object_failure(req, node, &header, e));
+            return cut.map_err(|(e, header)| self.handle_failure(req, &handle, &header, e));
         }
         let file = backing::reopen_file(node.fd(), true)?;
         if size == 0 {

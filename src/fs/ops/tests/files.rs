@@ -246,9 +246,20 @@ fn a_flipped_byte_on_disk_is_eio_and_recorded_never_wrong_bytes() {
         ),
         "{err}"
     );
+    // The same chunk failing again on the same handle (readahead, then the
+    // reader's retry) is not recorded again; another handle records its own.
+    let again = f.fs.read(&owner(), fh, CHUNK as u64, 10).unwrap_err();
+    assert!(matches!(
+        again,
+        FsError::Object(ObjectError::Integrity { .. })
+    ));
+    f.fs.release(fh).unwrap();
+    assert_eq!(f.records("IntegrityCheckFailed").len(), 1);
+    let fh = f.fs.open(&owner(), id, flags(false)).unwrap();
+    f.fs.read(&owner(), fh, CHUNK as u64, 10).unwrap_err();
     f.fs.release(fh).unwrap();
     let records = f.records("IntegrityCheckFailed");
-    assert_eq!(records.len(), 1);
+    assert_eq!(records.len(), 2);
     let record = &records[0];
     assert_eq!(record["errorCode"], "IntegrityCheckFailed");
     assert_eq!(record["requestParameters"]["chunk"], 1);
@@ -260,6 +271,30 @@ fn a_flipped_byte_on_disk_is_eio_and_recorded_never_wrong_bytes() {
         .as_str()
         .unwrap()
         .ends_with(&f.key));
+}
+
+#[test]
+fn creating_an_existing_name_asks_the_kms_for_no_new_key() {
+    let f = fixture();
+    f.file_with("there", b"kept");
+    let generated = f.records("GenerateDataKey").len();
+    let decrypts = f.records("Decrypt").len();
+    let exclusive = OpenFlags {
+        exclusive: true,
+        ..flags(true)
+    };
+    let err =
+        f.fs.create(&owner(), ROOT_ID, os("there"), 0o644, 0o022, exclusive)
+            .unwrap_err();
+    assert!(matches!(err, FsError::Exists), "{err}");
+    assert_eq!(f.records("Decrypt").len(), decrypts);
+    // Without O_EXCL the existing file is opened: a Decrypt, its content kept.
+    let (attr, fh) = f.create(ROOT_ID, "there");
+    assert_eq!(f.read(fh, 0, 10), b"kept");
+    f.fs.release(fh).unwrap();
+    f.fs.forget(attr.id, 1);
+    assert_eq!(f.records("GenerateDataKey").len(), generated);
+    assert_eq!(f.records("Decrypt").len(), decrypts + 1);
 }
 
 #[test]
