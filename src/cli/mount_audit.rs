@@ -91,8 +91,10 @@ impl MountAudit {
 
 impl Drop for MountAudit {
     fn drop(&mut self) {
-        // A send to a thread that already ended is not an error here.
-        self.stop.take().map(|stop| stop.send(()));
+        if let Some(stop) = self.stop.take() {
+            // The thread only ends when told to; a failed send means it is gone already.
+            let _ = stop.send(());
+        }
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
                 log::error!("BUG: the audit thread panicked");
