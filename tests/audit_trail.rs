@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 use std::process::Command;
 
-use common::{s, Sandbox};
+use common::{edit_gzip, s, Sandbox};
 use serde_json::Value;
 
 fn key_with_plaintext(sb: &Sandbox) -> String {
@@ -32,23 +32,6 @@ fn encrypt_args(plain: &str) -> Vec<String> {
 fn all_events(sb: &Sandbox, event_name: &str) -> Vec<Value> {
     let found = sb.json(&["audit", "lookup", "--event-name", event_name]);
     found["Events"].as_array().expect("events").clone()
-}
-
-fn rolled_files(sb: &Sandbox, tree: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![sb.dir.path().join("vault").join(tree)];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.to_string_lossy().ends_with(".json.gz") {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 #[test]
@@ -93,7 +76,7 @@ fn processes_writing_while_the_trail_rolls_lose_and_duplicate_nothing() {
         .collect();
     assert_eq!(encrypts.len(), PROCESSES * REQUESTS);
     assert_eq!(ids.len(), PROCESSES * REQUESTS);
-    let logs = rolled_files(&sb, "audit");
+    let logs = sb.rolled_files("audit");
     assert!(
         logs.len() > 2,
         "{flushes} flushes gave {} log files",
@@ -123,27 +106,17 @@ fn verify_exits_non_zero_naming_a_changed_or_deleted_log_file() {
         out.ends_with("3/3 digest files valid\n4/4 log files valid\n"),
         "{out}"
     );
-    let logs = rolled_files(&sb, "audit");
+    let logs = sb.rolled_files("audit");
     let victim = &logs[1];
     // One byte of one record, recompressed.
-    let mut text = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(std::fs::File::open(victim).expect("open")),
-        &mut text,
-    )
-    .expect("gunzip");
-    let changed = text.replacen("Encrypt", "Encrypu", 1);
-    assert_ne!(changed, text);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, changed.as_bytes()).expect("gzip");
-    std::fs::write(victim, gz.finish().expect("gzip")).expect("write");
+    edit_gzip(victim, "Encrypt", "Encrypu");
     let name = victim
         .file_name()
         .expect("name")
         .to_string_lossy()
         .into_owned();
     let result = sb.run(&["audit", "verify"]);
-    assert_eq!(result.status.code(), Some(3));
+    assert_eq!(result.status.code(), Some(1));
     let stdout = String::from_utf8(result.stdout).expect("utf-8");
     let line = stdout.lines().find(|l| l.contains(&name)).expect("named");
     assert!(
@@ -172,7 +145,7 @@ fn lookup_finds_records_in_rolled_files_and_the_active_log() {
     sb.ok(&args);
     sb.ok(&["audit", "flush"]);
     sb.ok(&args);
-    assert_eq!(rolled_files(&sb, "audit").len(), 1);
+    assert_eq!(sb.rolled_files("audit").len(), 1);
     assert_eq!(all_events(&sb, "Encrypt").len(), 2);
     assert_eq!(all_events(&sb, "Decrypt").len(), 0);
     let mine = sb.json(&["audit", "lookup", "--read-only", "false", "--max", "1"]);
@@ -240,4 +213,91 @@ fn tail_follows_new_records_across_a_roll() {
     child.kill().expect("kill");
     let _ = child.wait();
     assert_eq!(names, ["Encrypt", "ListKeys"]);
+}
+
+#[test]
+fn an_auditor_verifies_with_the_public_key_alone() {
+    let sb = Sandbox::initialized();
+    let plain = key_with_plaintext(&sb);
+    let args = encrypt_args(&plain);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    for _ in 0..2 {
+        sb.ok(&args);
+        sb.ok(&["audit", "flush", "--digest"]);
+    }
+    // Delivered after the newest digest: only the ledger vouches for it.
+    sb.ok(&args);
+    sb.ok(&["audit", "flush"]);
+    let pem = sb.write("digest.pem", sb.ok(&["audit", "public-key"]).as_bytes());
+    // No vault at all: only the audit directory beside the path given.
+    let no_vault = sb.path("vault/absent.db");
+    let auditor = |extra: &[&str]| {
+        let mut all = vec!["--vault", s(&no_vault), "audit", "verify", "--public-key"];
+        all.extend_from_slice(extra);
+        sb.command().args(&all).output().expect("run")
+    };
+    let out = auditor(&[s(&pem)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Ledger check skipped"), "{stdout}");
+    let logs = sb.rolled_files("audit");
+    assert_eq!(logs.len(), 3);
+    let unchecked: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.ends_with("  not checked"))
+        .collect();
+    assert_eq!(unchecked.len(), 1, "{stdout}");
+    // A log file a digest vouches for, by its object name.
+    let digested = stdout
+        .lines()
+        .find(|l| l.starts_with("Log file") && l.ends_with("  valid"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .map(|object| sb.path("vault").join(object))
+        .expect("a valid log file");
+    assert!(
+        stdout.ends_with("2/2 digest files valid\n2/2 log files valid\n"),
+        "{stdout}"
+    );
+    let json_out = sb
+        .command()
+        .args([
+            "--vault",
+            s(&no_vault),
+            "--output",
+            "json",
+            "audit",
+            "verify",
+            "--public-key",
+            s(&pem),
+        ])
+        .output()
+        .expect("run");
+    let report: Value = serde_json::from_slice(&json_out.stdout).expect("json");
+    assert_eq!(report["LedgerChecked"], false);
+    assert_eq!(
+        report["LogFilesNotChecked"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    // Another key's PEM: every digest fails its signature.
+    let other = Sandbox::initialized();
+    let other_pem = sb.write("other.pem", other.ok(&["audit", "public-key"]).as_bytes());
+    let out = auditor(&[s(&other_pem)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("INVALID: signature verification failed"));
+    // Not a key: could not run.
+    let out = auditor(&[s(&sb.write("junk.pem", b"junk"))]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+
+    // One byte of a digested log file.
+    edit_gzip(&digested, "Encrypt", "Encrypu");
+    let out = auditor(&[s(&pem)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let name = digested.file_name().expect("name").to_string_lossy();
+    let line = stdout.lines().find(|l| l.contains(&*name)).expect("named");
+    assert!(
+        line.ends_with("INVALID: hash value doesn't match"),
+        "{stdout}"
+    );
 }

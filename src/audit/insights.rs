@@ -186,7 +186,9 @@ impl InsightMonitor {
         out
     }
 
-    /// Closes the series' open window if it is older than `window`.
+    /// Closes the series' open window if it is older than `window`, and ends
+    /// its insight at the first window under the threshold: the closed one,
+    /// or the empty one after the last standout once `window` is past it.
     fn close_before(&mut self, key: &SeriesKey, window: i64) -> Vec<Value> {
         let span = self.baseline_windows();
         let first = self.first_window.unwrap_or(window);
@@ -194,52 +196,53 @@ impl InsightMonitor {
         let Some(series) = self.series.get_mut(key) else {
             return Vec::new();
         };
-        let Some((open_window, count)) = series.open.filter(|(w, _)| *w < window) else {
-            return Vec::new();
-        };
-        let (mean, deviation) = baseline(series, open_window, first, span);
-        let verdict = Verdict {
-            window: open_window,
-            count,
-            mean,
-            deviation,
-            standout: count as f64 >= mean + (sigma * deviation).max(min_excess),
-        };
-        series.open = None;
-        series.raised = false;
-        series.history.push_back((open_window, count));
-        series.sum += count as f64;
-        series.sum_sq += (count * count) as f64;
-        if verdict.standout {
-            let entry = self.standout_entry(key, &verdict);
-            self.standouts.push(entry);
+        let mut quiet = None;
+        if let Some((open_window, count)) = series.open.filter(|(w, _)| *w < window) {
+            let (mean, deviation) = baseline(series, open_window, first, span);
+            let verdict = Verdict {
+                window: open_window,
+                count,
+                mean,
+                deviation,
+                standout: count as f64 >= mean + (sigma * deviation).max(min_excess),
+            };
+            series.open = None;
+            series.raised = false;
+            series.history.push_back((open_window, count));
+            series.sum += count as f64;
+            series.sum_sq += (count * count) as f64;
+            if verdict.standout {
+                let entry = self.standout_entry(key, &verdict);
+                self.standouts.push(entry);
+            } else {
+                quiet = Some(verdict);
+            }
         }
-        // The insight ends with the first window under the threshold: this
-        // one, or the empty one after it when no record came since.
-        let quiet_window = if !verdict.standout {
-            Some(open_window)
-        } else if window > open_window + 1 {
-            Some(open_window + 1)
-        } else {
-            None
-        };
-        let Some(quiet_window) = quiet_window else {
+        let Some(series) = self.series.get_mut(key) else {
             return Vec::new();
         };
-        let Some(series) = self.series.get_mut(key) else {
+        if series.active.is_none() {
+            return Vec::new();
+        }
+        if quiet.is_none() && series.open.is_none() {
+            // Standout windows are in the history: the newest is the last one.
+            let after_last = series.history.back().map(|(w, _)| w + 1);
+            if let Some(empty) = after_last.filter(|empty| *empty < window) {
+                let (mean, deviation) = baseline(series, empty, first, span);
+                quiet = Some(Verdict {
+                    window: empty,
+                    count: 0,
+                    mean,
+                    deviation,
+                    standout: false,
+                });
+            }
+        }
+        let Some(quiet) = quiet else {
             return Vec::new();
         };
         let Some((id, _)) = series.active.take() else {
             return Vec::new();
-        };
-        let quiet = Verdict {
-            window: quiet_window,
-            count: if quiet_window == open_window {
-                count
-            } else {
-                0
-            },
-            ..verdict
         };
         vec![self.insight_record(key, &id, "End", &quiet)]
     }

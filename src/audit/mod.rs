@@ -24,6 +24,7 @@ mod tail;
 mod trail;
 mod verify;
 mod view;
+mod watch;
 mod writer;
 
 #[cfg(test)]
@@ -45,5 +46,6 @@ pub use state::{TrailLedger, HASH_ALGORITHM};
 pub use table::{format_row, format_table};
 pub use tail::tail;
 pub use trail::{Trail, TrailConfig, TrailReport};
-pub use verify::{verify, FileCheck, FileKind, VerifyRange, VerifyReport};
-pub use writer::{AuditLog, SyncPolicy, ACTIVE_LOG_NAME};
+pub use verify::{verify, verify_without_ledger, FileCheck, FileKind, VerifyRange, VerifyReport};
+pub use watch::InsightWatch;
+pub use writer::{AppendObserver, AuditLog, SyncPolicy, ACTIVE_LOG_NAME};

@@ -62,6 +62,26 @@ impl DigestPublicKey {
         format!("-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n")
     }
 
+    /// Reads `to_pem`'s form (what `kmsfs audit public-key` prints).
+    pub fn from_pem(pem: &str) -> Result<DigestPublicKey, String> {
+        let body: String = pem
+            .lines()
+            .map(str::trim)
+            .skip_while(|line| *line != "-----BEGIN PUBLIC KEY-----")
+            .skip(1)
+            .take_while(|line| *line != "-----END PUBLIC KEY-----")
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|_| "it is not a PEM public key".to_string())?;
+        let key = der
+            .strip_prefix(&SPKI_PREFIX[..])
+            .and_then(|key| <[u8; 32]>::try_from(key).ok())
+            .ok_or("it is not an Ed25519 public key")?;
+        let key = VerifyingKey::from_bytes(&key).map_err(|_| "it is not an Ed25519 public key")?;
+        Ok(DigestPublicKey { key })
+    }
+
     /// `digestPublicKeyFingerprint`: hex SHA-256 of the DER public key, as
     /// `openssl pkey -pubin -in pub.pem -outform DER | sha256sum` prints it.
     pub fn fingerprint(&self) -> String {
@@ -125,5 +145,14 @@ mod tests {
             "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n"
         );
         assert_eq!(public.fingerprint().len(), 64);
+        assert_eq!(DigestPublicKey::from_pem(&public.to_pem()), Ok(public));
+    }
+
+    #[test]
+    fn from_pem_refuses_what_is_not_an_ed25519_public_key() {
+        let pem = signer().public_key().to_pem();
+        assert!(DigestPublicKey::from_pem(&pem.replace("MCow", "MCox")).is_err());
+        assert!(DigestPublicKey::from_pem("").is_err());
+        assert!(DigestPublicKey::from_pem(&pem.replace("PUBLIC", "PRIVATE")).is_err());
     }
 }

@@ -62,6 +62,10 @@ pub struct VerifyReport {
     pub checks: Vec<FileCheck>,
     /// The span of the digests checked.
     pub found: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Whether the chain head and pending deliveries were checked against the ledger.
+    pub ledger_checked: bool,
+    /// Without the ledger: log files delivered after the newest digest, which nothing vouches for.
+    pub not_checked: Vec<String>,
 }
 
 impl VerifyReport {
@@ -103,6 +107,17 @@ impl VerifyReport {
             )),
             None => out.push_str("No digest files found in that range.\n\n"),
         }
+        if !self.ledger_checked {
+            out.push_str(&format!(
+                "Ledger check skipped (no vault): the chain is followed from the newest digest found, \
+                 so deleting the newest digests goes unnoticed; {} log files delivered after it were not checked.\n",
+                self.not_checked.len()
+            ));
+            for object in &self.not_checked {
+                out.push_str(&format!("Log file     {object}  not checked\n"));
+            }
+            out.push('\n');
+        }
         let (dv, dt) = self.count(FileKind::Digest);
         let (lv, lt) = self.count(FileKind::Log);
         out.push_str(&format!(
@@ -126,6 +141,8 @@ impl VerifyReport {
             "LogFiles": list(FileKind::Log),
             "DigestFilesValid": dv, "DigestFilesTotal": dt,
             "LogFilesValid": lv, "LogFilesTotal": lt,
+            "LedgerChecked": self.ledger_checked,
+            "LogFilesNotChecked": self.not_checked,
             "Valid": self.all_valid(),
         })
     }
@@ -147,8 +164,31 @@ pub fn verify(
     ledger: &dyn TrailLedger,
     range: VerifyRange,
 ) -> Result<VerifyReport, AuditError> {
+    verify_with(audit_dir, public_key, Some(ledger), range)
+}
+
+/// Verifies with the public key alone, as an auditor without the vault: the
+/// chain is followed from the newest digest found, and log files delivered
+/// after it are listed as not checked.
+pub fn verify_without_ledger(
+    audit_dir: &std::path::Path,
+    public_key: &DigestPublicKey,
+    range: VerifyRange,
+) -> Result<VerifyReport, AuditError> {
+    verify_with(audit_dir, public_key, None, range)
+}
+
+fn verify_with(
+    audit_dir: &std::path::Path,
+    public_key: &DigestPublicKey,
+    ledger: Option<&dyn TrailLedger>,
+    range: VerifyRange,
+) -> Result<VerifyReport, AuditError> {
     let layout = TrailLayout::new(audit_dir);
-    let state = TrailState::load(ledger)?.unwrap_or_default();
+    let state = match ledger {
+        Some(ledger) => TrailState::load(ledger)?.unwrap_or_default(),
+        None => TrailState::default(),
+    };
     let mut digests: BTreeMap<String, Result<FoundDigest, DigestReadError>> = BTreeMap::new();
     for path in dated_files(layout.digests())? {
         let read = read_digest(&path);
@@ -167,12 +207,20 @@ pub fn verify(
         found: None,
         hashes: HashMap::new(),
     };
-    let mut next = state.head.as_ref().map(|head| Expected {
-        object: head.object.clone(),
-        hash: Some(head.hash_value.clone()),
-        signature: Some(head.signature.clone()),
-        successor_start: None,
-    });
+    let mut next = match ledger {
+        Some(_) => state.head.as_ref().map(|head| Expected {
+            object: head.object.clone(),
+            hash: Some(head.hash_value.clone()),
+            signature: Some(head.signature.clone()),
+            successor_start: None,
+        }),
+        None => walk.fallback(None),
+    };
+    // Without the ledger, nothing vouches for deliveries after the newest digest.
+    let unvouched_after = match ledger {
+        Some(_) => None,
+        None => newest_digest_end(&digests),
+    };
     while let Some(expected) = next {
         next = walk.step(expected, state.oldest_kept_digest.as_deref())?;
     }
@@ -182,12 +230,23 @@ pub fn verify(
             walk.check_log(entry)?;
         }
     }
-    walk.flag_strays(&state)?;
+    let not_checked = walk.flag_strays(&state, unvouched_after)?;
     Ok(VerifyReport {
         range,
         checks: walk.checks,
         found: walk.found,
+        ledger_checked: ledger.is_some(),
+        not_checked,
     })
+}
+
+fn newest_digest_end(
+    digests: &BTreeMap<String, Result<FoundDigest, DigestReadError>>,
+) -> Option<DateTime<Utc>> {
+    digests
+        .values()
+        .filter_map(|read| parse_time(&read.as_ref().ok()?.document.digest_end_time))
+        .max()
 }
 
 struct Walk<'a> {
@@ -366,8 +425,14 @@ impl Walk<'_> {
     }
 
     /// Digests in range off the chain, and log files in range that no digest
-    /// and no pending delivery lists.
-    fn flag_strays(&mut self, state: &TrailState) -> Result<(), AuditError> {
+    /// and no pending delivery lists; returns those of them delivered after
+    /// `unvouched_after`, which are not flagged.
+    fn flag_strays(
+        &mut self,
+        state: &TrailState,
+        unvouched_after: Option<DateTime<Utc>>,
+    ) -> Result<Vec<String>, AuditError> {
+        let mut not_checked = Vec::new();
         let mut covered: HashSet<&str> = state.pending.iter().map(|f| f.object.as_str()).collect();
         for (object, read) in self.digests {
             let Ok(found) = read else {
@@ -398,8 +463,19 @@ impl Walk<'_> {
         }
         for path in dated_files(self.layout.logs())? {
             let object = self.layout.object_of(&path);
-            let in_range = delivery_time_of(&object).map_or(true, |t| self.range.meets(t, t));
-            if in_range && !covered.contains(object.as_str()) {
+            let delivered = delivery_time_of(&object);
+            let in_range = delivered.map_or(true, |t| self.range.meets(t, t));
+            if !in_range || covered.contains(object.as_str()) {
+                continue;
+            }
+            // Log file names give the delivery minute: one delivered in the
+            // minute of the newest digest may have come after it.
+            let maybe_after = |after| {
+                delivered.is_some_and(|t: DateTime<Utc>| t + chrono::Duration::minutes(1) > after)
+            };
+            if unvouched_after.is_some_and(maybe_after) {
+                not_checked.push(object);
+            } else {
                 self.checks.push(FileCheck {
                     kind: FileKind::Log,
                     object,
@@ -407,7 +483,7 @@ impl Walk<'_> {
                 });
             }
         }
-        Ok(())
+        Ok(not_checked)
     }
 }
 

@@ -7,7 +7,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -39,10 +39,17 @@ impl Default for SyncPolicy {
     }
 }
 
+/// Told of every record once it is in the log (the mount daemon's live
+/// insights). Called outside the log's locks, on the appending thread.
+pub trait AppendObserver: Send + Sync {
+    fn appended(&self, record: &Value);
+}
+
 /// An open handle on the active log of one audit directory.
 pub struct AuditLog {
     path: PathBuf,
     sync: SyncPolicy,
+    observer: Option<Arc<dyn AppendObserver>>,
     /// Held for a whole append: threads of one process share the descriptor,
     /// and an flock is shared by every holder of a descriptor, so the flock
     /// alone would not keep two threads' records apart.
@@ -72,6 +79,7 @@ impl AuditLog {
         Ok(AuditLog {
             path,
             sync: SyncPolicy::default(),
+            observer: None,
             active: Mutex::new(active),
         })
     }
@@ -79,6 +87,12 @@ impl AuditLog {
     /// The same log, synced as `sync` says.
     pub fn with_sync(mut self, sync: SyncPolicy) -> AuditLog {
         self.sync = sync;
+        self
+    }
+
+    /// The same log, telling `observer` of each record it appends.
+    pub fn with_observer(mut self, observer: Arc<dyn AppendObserver>) -> AuditLog {
+        self.observer = Some(observer);
         self
     }
 
@@ -90,6 +104,14 @@ impl AuditLog {
     /// Appends `record` as one line. Any error means the record is not in the
     /// log, and the request it describes must be refused.
     pub fn append(&self, record: &Value) -> Result<(), AuditError> {
+        self.write_record(record)?;
+        if let Some(observer) = &self.observer {
+            observer.appended(record);
+        }
+        Ok(())
+    }
+
+    fn write_record(&self, record: &Value) -> Result<(), AuditError> {
         let mut line = serde_json::to_vec(record).map_err(|e| self.write_error(e.into()))?;
         line.push(b'\n');
         let mut active = self.lock_active();

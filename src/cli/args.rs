@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   AWS-style key policies and grants for Unix users, and records every request, allowed or \
                   denied, in a CloudTrail-like audit log beside the vault.",
     after_long_help = "Exit status: 0 success; 1 the request was refused or failed (the message names the AWS \
-                       exception, e.g. AccessDeniedException); 2 the command line is wrong; 3 the vault, the audit \
+                       exception, e.g. AccessDeniedException), or audit verify found the trail invalid; 2 the command line is wrong; 3 the vault, the audit \
                        log or a file could not be used.\n\nFiles: the vault (vault.db), its key file (vault.key, \
                        unless protected by a passphrase) and the audit log (audit/active.jsonl) share one directory."
 )]
@@ -129,6 +129,25 @@ pub struct MountArgs {
     /// Internal: the pipe holding the vault passphrase read by the waiting parent
     #[arg(long, hide = true, value_name = "FD", requires = "ready_fd")]
     pub passphrase_fd: Option<i32>,
+    #[command(flatten)]
+    pub insights: InsightArgs,
+}
+
+/// How the mount daemon's live insights judge a window (docs/AUDIT.md, "Insights").
+#[derive(Args, Debug, Clone)]
+pub struct InsightArgs {
+    /// Live insights: the window calls and errors are counted in (10s, 1m)
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
+    pub insight_window: chrono::Duration,
+    /// Live insights: the span before a window its baseline is taken from
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+    pub insight_baseline: chrono::Duration,
+    /// Live insights: a window stands out at mean + max(SIGMA x deviation, MIN_EXCESS)
+    #[arg(long, value_name = "SIGMA", default_value_t = 3.0)]
+    pub insight_sigma: f64,
+    /// Live insights: the least count above the mean that stands out
+    #[arg(long, value_name = "MIN_EXCESS", default_value_t = 10.0)]
+    pub insight_min_excess: f64,
 }
 
 #[derive(Args, Debug)]
@@ -511,7 +530,7 @@ pub enum AuditCommand {
         digest: bool,
     },
     /// Check the digest chain and every log file, like aws cloudtrail validate-logs; exit 0 only when all are valid
-    Verify(TimeRangeArgs),
+    Verify(VerifyArgs),
     /// Print the public key that verifies digest signatures (PEM)
     PublicKey,
     /// Print records as they are written
@@ -537,6 +556,23 @@ pub enum AuditCommand {
         #[arg(long, value_name = "DAYS")]
         older_than: u32,
     },
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_long_help = "Exit status: 0 every file in range is valid; 1 the trail is invalid (the INVALID lines \
+                       name each file and why); 3 the check could not run (no vault, unreadable files).\n\n\
+                       With --public-key FILE (the PEM of kmsfs audit public-key) no vault is opened: the audit \
+                       directory is the one beside --vault, the chain is followed from the newest digest found, \
+                       and the ledger check is skipped (the output says so), so deleting the newest digests and \
+                       log files delivered after the newest digest are not detected."
+)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub range: TimeRangeArgs,
+    /// Verify with this public key (PEM) instead of the vault's; the ledger check is skipped
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

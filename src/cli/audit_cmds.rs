@@ -1,19 +1,19 @@
 //! `kmsfs audit ...`, and the delivery every command runs first: rolling and
 //! signing what is due, with the signing key and trail state from the vault.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::args::{
-    AuditCommand, AuditSync, AuditTrailArgs, LookupArgs, OutputFormat, TimeRangeArgs,
+    AuditCommand, AuditSync, AuditTrailArgs, LookupArgs, OutputFormat, TimeRangeArgs, VerifyArgs,
 };
 use super::error::CliError;
 use super::Context;
 use crate::audit::{
-    self, format_table, lookup, DigestSigner, InsightConfig, LookupFilter, SyncPolicy, Trail,
-    TrailConfig, TrailIdentity, TrailLedger, VerifyRange,
+    self, format_table, lookup, DigestPublicKey, DigestSigner, InsightConfig, LookupFilter,
+    SyncPolicy, Trail, TrailConfig, TrailIdentity, TrailLedger, VerifyRange, VerifyReport,
 };
 use crate::kms::Kms;
 use crate::model::KeyRef;
@@ -46,12 +46,11 @@ fn host_name() -> String {
 }
 
 /// Runs `body` with the delivery side of the vault's audit trail.
-fn with_trail<T>(
-    kms: &Kms,
+pub(super) fn with_trail<T>(
+    vault: &Vault,
     args: &AuditTrailArgs,
     body: impl FnOnce(&Trail) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    let vault = kms.vault();
     let signer = DigestSigner::new(&vault.digest_signing_seed()?);
     let ledger = VaultLedger(vault);
     let config = TrailConfig {
@@ -61,14 +60,15 @@ fn with_trail<T>(
         digest_every_roll: args.audit_digest_every_roll,
     };
     let identity = TrailIdentity::new(&vault.info().vault_id, &host_name());
-    let trail = Trail::new(&audit_dir(kms), identity, config, &signer, &ledger);
+    let audit_dir = super::session::audit_dir(vault.db_path());
+    let trail = Trail::new(&audit_dir, identity, config, &signer, &ledger);
     body(&trail)
 }
 
 /// Rolls and signs what is due; a failure is a warning, as the command's own
 /// records still go to the active log.
-pub(super) fn deliver_due(kms: &Kms, args: &AuditTrailArgs) {
-    let result = with_trail(kms, args, |trail| Ok(trail.run_due(Utc::now())?));
+pub(super) fn deliver_due(vault: &Vault, args: &AuditTrailArgs) {
+    let result = with_trail(vault, args, |trail| Ok(trail.run_due(Utc::now())?));
     if let Err(err) = result {
         log::warn!("the audit trail could not be delivered: {err}");
     }
@@ -96,7 +96,7 @@ pub fn run(ctx: &Context, trail_args: &AuditTrailArgs, cmd: &AuditCommand) -> Re
     match cmd {
         AuditCommand::Lookup(args) => run_lookup(ctx, args),
         AuditCommand::Flush { digest } => flush(ctx, trail_args, *digest),
-        AuditCommand::Verify(range) => verify(ctx, range),
+        AuditCommand::Verify(args) => verify(ctx, args),
         AuditCommand::PublicKey => {
             let seed = ctx.kms.vault().digest_signing_seed()?;
             print!("{}", DigestSigner::new(&seed).public_key().to_pem());
@@ -112,7 +112,7 @@ pub fn run(ctx: &Context, trail_args: &AuditTrailArgs, cmd: &AuditCommand) -> Re
 }
 
 fn flush(ctx: &Context, trail_args: &AuditTrailArgs, digest: bool) -> Result<(), CliError> {
-    let report = with_trail(ctx.kms, trail_args, |trail| {
+    let report = with_trail(ctx.kms.vault(), trail_args, |trail| {
         Ok(trail.flush(Utc::now(), digest)?)
     })?;
     match ctx.output {
@@ -136,23 +136,42 @@ fn range(args: &TimeRangeArgs) -> Result<VerifyRange, CliError> {
     })
 }
 
-fn verify(ctx: &Context, args: &TimeRangeArgs) -> Result<(), CliError> {
+fn verify(ctx: &Context, args: &VerifyArgs) -> Result<(), CliError> {
     let vault = ctx.kms.vault();
     let public_key = DigestSigner::new(&vault.digest_signing_seed()?).public_key();
     let report = audit::verify(
         &audit_dir(ctx.kms),
         &public_key,
         &VaultLedger(vault),
-        range(args)?,
+        range(&args.range)?,
     )?;
-    match ctx.output {
-        OutputFormat::Json => ctx.print(&report.to_json()),
+    print_verdict(&report, ctx.output)
+}
+
+/// `audit verify --public-key FILE`: no vault is opened, the ledger check is skipped.
+pub(super) fn verify_with_public_key(
+    vault: &Path,
+    path: &Path,
+    range_args: &TimeRangeArgs,
+    output: OutputFormat,
+) -> Result<(), CliError> {
+    let pem = std::fs::read_to_string(path).map_err(CliError::read(path))?;
+    let public_key = DigestPublicKey::from_pem(&pem)
+        .map_err(|e| CliError::Usage(format!("--public-key {}: {e}", path.display())))?;
+    let dir = super::session::audit_dir(vault);
+    let report = audit::verify_without_ledger(&dir, &public_key, range(range_args)?)?;
+    print_verdict(&report, output)
+}
+
+fn print_verdict(report: &VerifyReport, output: OutputFormat) -> Result<(), CliError> {
+    match output {
+        OutputFormat::Json => super::render::print(output, &report.to_json()),
         OutputFormat::Text => print!("{}", report.to_text()),
     }
     if report.all_valid() {
         Ok(())
     } else {
-        Err(CliError::Other(
+        Err(CliError::CheckFailed(
             "the audit trail does not verify (see the INVALID lines above)".into(),
         ))
     }

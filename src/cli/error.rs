@@ -10,7 +10,8 @@ use crate::vault::VaultError;
 /// Exit codes. Never renumbered.
 pub mod exit {
     pub const SUCCESS: u8 = 0;
-    /// The request was refused or failed (the error names an AWS exception).
+    /// The request was refused or failed (the error names an AWS exception),
+    /// or a check ran and failed (`audit verify`: the trail is invalid).
     pub const REQUEST_FAILED: u8 = 1;
     /// The command line is wrong (clap also exits 2).
     pub const USAGE: u8 = 2;
@@ -30,6 +31,8 @@ pub enum CliError {
         source: std::io::Error,
     },
     Other(String),
+    /// A check ran and what it checked is invalid (`audit verify`).
+    CheckFailed(String),
     /// A failure another kmsfs process reported (the mount daemon): its message and exit code.
     Relayed {
         code: u8,
@@ -40,7 +43,7 @@ pub enum CliError {
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Kms(_) => exit::REQUEST_FAILED,
+            CliError::Kms(_) | CliError::CheckFailed(_) => exit::REQUEST_FAILED,
             CliError::Usage(_) => exit::USAGE,
             CliError::Vault(_)
             | CliError::Audit(_)
@@ -73,7 +76,9 @@ impl fmt::Display for CliError {
             CliError::Kms(err) => write!(f, "{err}"),
             CliError::Vault(err) => write!(f, "{err}"),
             CliError::Audit(err) => write!(f, "{err}"),
-            CliError::Usage(msg) | CliError::Other(msg) => f.write_str(msg),
+            CliError::Usage(msg) | CliError::Other(msg) | CliError::CheckFailed(msg) => {
+                f.write_str(msg)
+            }
             CliError::Relayed { message, .. } => f.write_str(message),
             CliError::File {
                 path,

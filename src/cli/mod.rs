@@ -8,6 +8,7 @@ mod demo;
 mod error;
 mod init_cmd;
 mod key_cmds;
+mod mount_audit;
 mod mount_cmds;
 mod policy_cmds;
 mod render;
@@ -66,6 +67,11 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         // The mount daemon opens the vault itself; unmounting needs no key.
         Command::Mount(args) => mount_cmds::mount(cli, &vault, args),
         Command::Umount(args) => mount_cmds::umount(args),
+        // An auditor's check with the public key alone: no vault is opened.
+        Command::Audit(args::AuditCommand::Verify(args::VerifyArgs {
+            range,
+            public_key: Some(public_key),
+        })) => audit_cmds::verify_with_public_key(&vault, public_key, range, cli.output),
         command => {
             let kms = session::open_kms(
                 &vault,

@@ -4,8 +4,9 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use super::args::{Cli, MountArgs, UmountArgs};
+use super::args::{AuditSync, AuditTrailArgs, Cli, InsightArgs, MountArgs, UmountArgs};
 use super::error::CliError;
+use super::mount_audit::MountAudit;
 use super::session;
 use crate::fs::daemon::{self, LaunchError, PassphrasePipe, Reporter};
 use crate::fs::mount::{self, MountError, MountOptions, ReadySignal};
@@ -91,6 +92,7 @@ fn launch_daemon(cli: &Cli, vault: &Path, args: &MountArgs) -> Result<(), CliErr
             child_args.push(flag.into());
         }
     }
+    child_args.extend(audit_flags(&cli.audit_trail, &args.insights));
     let program = std::env::current_exe()
         .map_err(|e| CliError::Other(format!("cannot find the kmsfs program: {e}")))?;
     daemon::launch(&program, &child_args, passphrase.as_ref())?;
@@ -113,13 +115,13 @@ fn serve(cli: &Cli, vault: &Path, args: &MountArgs, ready: ReadySignal) -> Resul
         Some(pipe) => Some(pipe.path()),
         None => cli.passphrase_file.as_deref(),
     };
-    let kms = session::open_kms(
-        vault,
-        passphrase_file,
-        &cli.audit_trail,
-        session::FS_USER_AGENT,
-    )?;
+    let opened = session::unlock_vault(vault, passphrase_file)?;
     drop(passphrase_pipe);
+    // Runs until the end of this function: unmounted, or the mount failed.
+    let mount_audit = MountAudit::start(&opened, vault, &cli.audit_trail, &args.insights)?;
+    let audit =
+        session::open_audit_log(vault, &cli.audit_trail)?.with_observer(mount_audit.observer());
+    let kms = session::start_kms(opened, audit, &cli.audit_trail, session::FS_USER_AGENT)?;
     let volume = Volume::open(&kms, &session::caller(), &args.backing)?;
     let fs = EncryptedFs::new(
         volume,
@@ -135,7 +137,37 @@ fn serve(cli: &Cli, vault: &Path, args: &MountArgs, ready: ReadySignal) -> Resul
         default_permissions: !args.no_default_permissions,
     };
     mount::serve(fs, &args.mountpoint, &options, ready)?;
+    drop(mount_audit);
     Ok(())
+}
+
+/// The audit settings of this command line, for the daemon's.
+fn audit_flags(trail: &AuditTrailArgs, insights: &InsightArgs) -> Vec<OsString> {
+    let seconds = |d: chrono::Duration| format!("{}s", d.num_seconds());
+    let sync = match trail.audit_sync {
+        AuditSync::Always => "always",
+        AuditSync::Interval => "interval",
+    };
+    let mut flags = vec![
+        format!("--audit-sync={sync}"),
+        format!(
+            "--audit-rotate-interval={}",
+            seconds(trail.audit_rotate_interval)
+        ),
+        format!("--audit-rotate-size={}", trail.audit_rotate_size),
+        format!(
+            "--audit-digest-interval={}",
+            seconds(trail.audit_digest_interval)
+        ),
+        format!("--insight-window={}", seconds(insights.insight_window)),
+        format!("--insight-baseline={}", seconds(insights.insight_baseline)),
+        format!("--insight-sigma={}", insights.insight_sigma),
+        format!("--insight-min-excess={}", insights.insight_min_excess),
+    ];
+    if trail.audit_digest_every_roll {
+        flags.push("--audit-digest-every-roll".into());
+    }
+    flags.into_iter().map(OsString::from).collect()
 }
 
 /// `kmsfs umount`.

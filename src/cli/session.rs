@@ -93,6 +93,13 @@ pub fn open_kms(
     trail: &AuditTrailArgs,
     user_agent: &str,
 ) -> Result<Kms, CliError> {
+    let opened = unlock_vault(vault, passphrase_file)?;
+    let audit = open_audit_log(vault, trail)?;
+    start_kms(opened, audit, trail, user_agent)
+}
+
+/// Opens and unlocks the vault, asking for its passphrase if it has one.
+pub fn unlock_vault(vault: &Path, passphrase_file: Option<&Path>) -> Result<Vault, CliError> {
     let passphrase = match Vault::protection(vault)? {
         Protection::Passphrase => Some(read_passphrase(
             passphrase_file,
@@ -101,10 +108,23 @@ pub fn open_kms(
         )?),
         Protection::KeyFile => None,
     };
-    let opened = Vault::open(vault, passphrase)?;
-    let audit = AuditLog::open(&audit_dir(vault))?.with_sync(super::audit_cmds::sync_policy(trail));
-    let kms = Kms::new(opened, audit, user_agent)?;
-    super::audit_cmds::deliver_due(&kms, trail);
+    Ok(Vault::open(vault, passphrase)?)
+}
+
+/// The active audit log beside `vault`, synced as `--audit-sync` says.
+pub fn open_audit_log(vault: &Path, trail: &AuditTrailArgs) -> Result<AuditLog, CliError> {
+    Ok(AuditLog::open(&audit_dir(vault))?.with_sync(super::audit_cmds::sync_policy(trail)))
+}
+
+/// The KMS serving `vault` into `audit`, once the trail's due rolls and digests are delivered.
+pub fn start_kms(
+    vault: Vault,
+    audit: AuditLog,
+    trail: &AuditTrailArgs,
+    user_agent: &str,
+) -> Result<Kms, CliError> {
+    let kms = Kms::new(vault, audit, user_agent)?;
+    super::audit_cmds::deliver_due(kms.vault(), trail);
     Ok(kms)
 }
 

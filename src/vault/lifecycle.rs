@@ -77,6 +77,15 @@ impl Vault {
         Ok(Vault::new(conn, root, db, meta.info))
     }
 
+    /// Another connection to this vault, unlocked with the same root key: for
+    /// a thread that must not wait for this connection's users.
+    pub fn reopen(&self) -> Result<Vault, VaultError> {
+        let (conn, meta) = connect_existing(&self.db_path)?;
+        let root =
+            RootKey::from_slice(self.root.expose()).expect("BUG: a root key is 32 bytes long");
+        Ok(Vault::new(conn, root, &self.db_path, meta.info))
+    }
+
     fn new(conn: Connection, root: RootKey, db: &Path, info: VaultInfo) -> Vault {
         Vault {
             conn,

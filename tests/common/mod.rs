@@ -94,6 +94,24 @@ impl Sandbox {
         self.dir.path().join("vault/audit/active.jsonl")
     }
 
+    /// The delivered files under `vault/<tree>` (`audit` or `audit-digest`), sorted.
+    pub fn rolled_files(&self, tree: &str) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![self.dir.path().join("vault").join(tree)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.to_string_lossy().ends_with(".json.gz") {
+                    found.push(path);
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+
     /// Every record of the active audit log, oldest first, each line parsed alone.
     pub fn records(&self) -> Vec<Value> {
         read_records(&self.audit_log())
@@ -108,6 +126,23 @@ pub fn read_records(path: &Path) -> Vec<Value> {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("bad record line ({e}): {line}"))
         })
         .collect()
+}
+
+/// Replaces the first `from` in the uncompressed text of the gzip file at
+/// `path` with `to` (a one-byte edit of one record when they differ in one
+/// byte), and recompresses it in place.
+pub fn edit_gzip(path: &Path, from: &str, to: &str) {
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    let changed = text.replacen(from, to, 1);
+    assert_ne!(changed, text, "{from} is not in {}", path.display());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, changed.as_bytes()).unwrap();
+    std::fs::write(path, gz.finish().unwrap()).unwrap();
 }
 
 pub fn s(path: &Path) -> &str {

@@ -145,3 +145,40 @@ fn the_monitor_raises_start_once_and_end_after_the_burst() {
         "{raised:#?}"
     );
 }
+
+#[test]
+fn ticks_every_window_end_the_insight_at_the_first_quiet_window() {
+    let mut monitor = InsightMonitor::new(InsightConfig::new("000000001000"));
+    let mut raised = Vec::new();
+    for i in 0..50 {
+        raised.extend(monitor.observe(&record("nobody", 0, i, true)));
+    }
+    let start = raised.len();
+    assert!(start > 0, "no Start");
+    // The live daemon ticks often: the burst's window closes first, with no End yet.
+    raised.extend(monitor.tick(base() + Duration::minutes(1)));
+    assert_eq!(raised.len(), start, "{raised:#?}");
+    raised.extend(monitor.tick(base() + Duration::seconds(90)));
+    assert_eq!(raised.len(), start, "{raised:#?}");
+    // Once the empty minute after it is over, each started insight ends, once.
+    raised.extend(monitor.tick(base() + Duration::minutes(2)));
+    raised.extend(monitor.tick(base() + Duration::minutes(3)));
+    let ends: Vec<&Value> = raised[start..].iter().collect();
+    assert_eq!(ends.len(), start, "{raised:#?}");
+    let ids = |records: &[Value]| {
+        let mut ids: Vec<String> = records
+            .iter()
+            .map(|r| r["sharedEventID"].as_str().unwrap_or("").to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&raised[..start]), ids(&raised[start..]));
+    for end in &raised[start..] {
+        assert_eq!(end["insightDetails"]["state"], "End");
+        assert_eq!(
+            end["eventTime"],
+            time_text(base() + Duration::minutes(1)).as_str()
+        );
+    }
+}
