@@ -93,6 +93,23 @@ pub enum Command {
     Mount(MountArgs),
     /// Unmount a mounted volume
     Umount(UmountArgs),
+    /// Check every object of a volume: config, names, symlinks, headers, data keys, chunks
+    Fsck(FsckArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_long_help = "Every file's data key is unwrapped with a Decrypt request by the caller (one audit \
+                       record per file) and every chunk is authenticated. Only reads the backing directory, so it \
+                       also runs on a mounted volume. Damaged objects are named by their plaintext path where \
+                       the names above them decrypt, otherwise by their backing path.\n\nExit status: 0 the \
+                       volume is clean; 1 damage was found; 2 the check could not run (no volume, vault locked, \
+                       key disabled or access denied)."
+)]
+pub struct FsckArgs {
+    /// The volume's backing directory
+    #[arg(value_name = "BACKING")]
+    pub backing: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -6,10 +6,12 @@ mod audit_cmds;
 mod data_cmds;
 mod demo;
 mod error;
+mod fsck_cmd;
 mod init_cmd;
 mod key_cmds;
 mod mount_cmds;
 mod policy_cmds;
+mod progress;
 mod render;
 mod session;
 mod volume_cmds;
@@ -66,6 +68,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         // The mount daemon opens the vault itself; unmounting needs no key.
         Command::Mount(args) => mount_cmds::mount(cli, &vault, args),
         Command::Umount(args) => mount_cmds::umount(args),
+        // Its own exit codes: 2 when it cannot run, also for a locked vault.
+        Command::Fsck(args) => fsck_cmd::run(cli, &vault, args),
         command => {
             let kms = session::open_kms(
                 &vault,
@@ -80,7 +84,11 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 output: cli.output,
             };
             match command {
-                Command::Init(_) | Command::Demo | Command::Mount(_) | Command::Umount(_) => {
+                Command::Init(_)
+                | Command::Demo
+                | Command::Mount(_)
+                | Command::Umount(_)
+                | Command::Fsck(_) => {
                     unreachable!("BUG: handled above")
                 }
                 Command::Key(cmd) => key_cmds::run_key(&ctx, cmd),

@@ -4,6 +4,7 @@
 //! volume through the KMS, which unwraps its name key. Must not import FUSE.
 
 mod backing;
+pub mod fsck;
 pub mod names;
 
 pub use backing::{Volume, VolumeError};
