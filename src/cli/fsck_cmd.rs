@@ -27,7 +27,10 @@ pub fn run(cli: &Cli, vault: &Path, args: &FsckArgs) -> Result<(), CliError> {
     )
     .map_err(|e| could_not_run(&e))?;
     let caller = session::caller();
-    let bar = progress::bar(fsck::count_entries(&args.backing), "checking");
+    let bar = progress::bar(
+        crate::volume::walk::count_entries(&args.backing),
+        "checking",
+    );
     let mut on_entry = |path: &str| {
         bar.inc(1);
         bar.set_message(path.to_string());

@@ -7,14 +7,13 @@
 //! Must not import FUSE, the vault or the CLI.
 
 use std::collections::HashSet;
-use std::ffi::OsStr;
 use std::fmt;
-use std::fs::File;
-use std::os::unix::ffi::OsStrExt;
+use std::fs::{File, Metadata};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::names::{self, DirId};
+use super::names;
+use super::walk::{walk, Visit, Visitor};
 use super::{Volume, VolumeError};
 use crate::crypto::ContentKey;
 use crate::format::volume_config::CONFIG_FILE;
@@ -111,38 +110,13 @@ impl fmt::Display for FsckError {
 
 impl std::error::Error for FsckError {}
 
-/// How far a check has come: called once per backing entry.
-pub trait FsckProgress {
-    fn entry_done(&mut self, path: &str);
-}
-
-impl<F: FnMut(&str)> FsckProgress for F {
-    fn entry_done(&mut self, path: &str) {
-        self(path)
-    }
-}
-
-/// How many entries [`check`] will visit, for a progress bar (a keyless walk).
-pub fn count_entries(backing: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(backing) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .filter(|entry| !names::is_internal_name(&entry.file_name()))
-        .map(|entry| match entry.file_type() {
-            Ok(kind) if kind.is_dir() => 1 + count_entries(&entry.path()),
-            _ => 1,
-        })
-        .sum()
-}
-
-/// Checks the volume at `backing` as `caller`.
+/// Checks the volume at `backing` as `caller`; `progress` is called with each
+/// entry's path once it is checked.
 pub fn check(
     kms: &Kms,
     caller: &Caller,
     backing: &Path,
-    progress: &mut dyn FsckProgress,
+    progress: &mut dyn FnMut(&str),
 ) -> Result<FsckReport, FsckError> {
     let mut report = FsckReport::default();
     let volume = match Volume::open(kms, caller, backing) {
@@ -158,7 +132,7 @@ pub fn check(
         }
         Err(err) => return Err(FsckError::Volume(err)),
     };
-    let mut walk = Walk {
+    let mut check = Check {
         kms,
         caller,
         volume: &volume,
@@ -166,21 +140,51 @@ pub fn check(
         report,
         progress,
     };
-    walk.directory(backing, Some("/"))?;
-    Ok(walk.report)
+    walk(&volume, &mut check)?;
+    Ok(check.report)
 }
 
-struct Walk<'a> {
+struct Check<'a> {
     kms: &'a Kms,
     caller: &'a Caller,
     volume: &'a Volume,
     /// (device, inode) of the objects checked: a hard-linked file is checked once.
     seen: HashSet<(u64, u64)>,
     report: FsckReport,
-    progress: &'a mut dyn FsckProgress,
+    progress: &'a mut dyn FnMut(&str),
 }
 
-impl Walk<'_> {
+impl Visitor for Check<'_> {
+    type Error = FsckError;
+
+    fn visit(&mut self, visit: Visit) -> Result<(), FsckError> {
+        match visit {
+            Visit::Directory { shown, .. } => {
+                self.report.directories += 1;
+                (self.progress)(shown);
+            }
+            Visit::DirIdUnreadable { path, shown, error } => self.damage(
+                shown,
+                &path.join(names::DIR_ID_FILE),
+                DamageKind::DirId,
+                error,
+            ),
+            Visit::NameUnreadable { path, error } => {
+                self.damage(&path.display().to_string(), path, DamageKind::Name, error)
+            }
+            Visit::Unreadable { path, shown, error } => {
+                self.damage(shown, path, DamageKind::Unreadable, error)
+            }
+            Visit::Entry { path, shown, meta } => {
+                self.entry(path, shown, meta)?;
+                (self.progress)(shown);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Check<'_> {
     fn damage(&mut self, path: &str, backing: &Path, kind: DamageKind, detail: impl fmt::Display) {
         self.report.damage.push(Damage {
             path: path.to_string(),
@@ -190,105 +194,25 @@ impl Walk<'_> {
         });
     }
 
-    /// Checks the directory `dir`, whose plaintext path is `plain` (None if
-    /// its name did not decrypt), and everything below it.
-    fn directory(&mut self, dir: &Path, plain: Option<&str>) -> Result<(), FsckError> {
-        self.report.directories += 1;
-        let shown = shown_path(dir, plain);
-        let dir_id = match DirId::read_in(dir) {
-            Ok(id) => Some(id),
-            Err(err) => {
-                self.damage(
-                    &shown,
-                    &dir.join(names::DIR_ID_FILE),
-                    DamageKind::DirId,
-                    err,
-                );
-                None
-            }
-        };
-        let entries = match std::fs::read_dir(dir).and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        {
-            Ok(entries) => entries,
-            Err(err) => {
-                self.damage(&shown, dir, DamageKind::Unreadable, err);
-                return Ok(());
-            }
-        };
-        let mut entries: Vec<_> = entries
-            .into_iter()
-            .map(|entry| entry.file_name())
-            .filter(|name| !names::is_internal_name(name))
-            .collect();
-        entries.sort();
-        for name in entries {
-            let path = dir.join(&name);
-            let child = match (&dir_id, plain) {
-                (Some(id), Some(parent)) => self.decrypt_entry_name(id, dir, &name, parent),
-                _ => None,
-            };
-            self.entry(&path, child.as_deref())?;
-            self.progress
-                .entry_done(&shown_path(&path, child.as_deref()));
-        }
-        Ok(())
-    }
-
-    /// The plaintext path of entry `name` of `dir`, or None (recorded) if it does not decrypt.
-    fn decrypt_entry_name(
-        &mut self,
-        id: &DirId,
-        dir: &Path,
-        name: &OsStr,
-        parent: &str,
-    ) -> Option<String> {
-        let path = dir.join(name);
-        let decrypted = match name.to_str() {
-            Some(entry) => names::decrypt_name(self.volume.name_key(), id, entry, |sidecar| {
-                std::fs::read_to_string(dir.join(sidecar))
-            }),
-            None => Err(names::NameError::NotEncrypted),
-        };
-        match decrypted {
-            Ok(plain) => Some(join_plain(parent, &plain)),
-            Err(err) => {
-                self.damage(&path.display().to_string(), &path, DamageKind::Name, err);
-                None
-            }
-        }
-    }
-
-    fn entry(&mut self, path: &Path, plain: Option<&str>) -> Result<(), FsckError> {
-        let shown = shown_path(path, plain);
-        let meta = match std::fs::symlink_metadata(path) {
-            Ok(meta) => meta,
-            Err(err) => {
-                self.damage(&shown, path, DamageKind::Unreadable, err);
-                return Ok(());
-            }
-        };
+    fn entry(&mut self, path: &Path, shown: &str, meta: &Metadata) -> Result<(), FsckError> {
         let kind = meta.file_type();
-        if kind.is_dir() {
-            self.directory(path, plain)
-        } else if kind.is_symlink() {
+        if kind.is_symlink() {
             self.report.symlinks += 1;
-            self.symlink(path, &shown);
-            Ok(())
+            self.symlink(path, shown);
         } else if kind.is_file() {
             if self.seen.insert((meta.dev(), meta.ino())) {
                 self.report.files += 1;
-                self.object(path, &shown)?;
+                self.object(path, shown)?;
             }
-            Ok(())
         } else {
             self.damage(
-                &shown,
+                shown,
                 path,
                 DamageKind::Unreadable,
                 "not a directory, regular file or symlink",
             );
-            Ok(())
         }
+        Ok(())
     }
 
     fn symlink(&mut self, path: &Path, shown: &str) {
@@ -359,17 +283,4 @@ fn read_all(object: &Object) -> Result<u64, ObjectError> {
         }
         offset += read as u64;
     }
-}
-
-fn join_plain(parent: &str, name: &OsStr) -> String {
-    let name = String::from_utf8_lossy(name.as_bytes());
-    if parent.ends_with('/') {
-        format!("{parent}{name}")
-    } else {
-        format!("{parent}/{name}")
-    }
-}
-
-fn shown_path(backing: &Path, plain: Option<&str>) -> String {
-    plain.map_or_else(|| backing.display().to_string(), str::to_string)
 }

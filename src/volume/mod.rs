@@ -6,5 +6,6 @@
 mod backing;
 pub mod fsck;
 pub mod names;
+pub mod walk;
 
 pub use backing::{Volume, VolumeError};
