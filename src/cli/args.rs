@@ -187,6 +187,26 @@ pub enum VolumeCommand {
         #[arg(value_name = "BACKING")]
         backing: PathBuf,
     },
+    /// Re-wrap every file's data key under the newest material of the volume's key, or another key
+    #[command(
+        after_long_help = "Content is not re-encrypted: each wrapped data key is re-wrapped inside the KMS, one \
+                           ReEncrypt request (and audit record) per file, and its header replaced in place. With \
+                           --key-id, the name key in the config is re-wrapped too and the key becomes the \
+                           volume's key (the config is replaced first, atomically). Interrupted, a rerun (with or \
+                           without --key-id) finishes the job: files already under the newest material are \
+                           skipped. It works on a mounted volume; files the mount creates before it is remounted \
+                           stay under the key it was mounted with, so rerun after a remount (docs/OPERATIONS.md)."
+    )]
+    Rewrap {
+        #[arg(value_name = "BACKING")]
+        backing: PathBuf,
+        /// Move the volume to this key (default: the volume's key, at its newest material version)
+        #[arg(long, value_name = "KEY")]
+        key_id: Option<String>,
+        /// Only count what would be re-wrapped; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Args, Debug)]

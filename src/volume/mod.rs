@@ -6,6 +6,7 @@
 mod backing;
 pub mod fsck;
 pub mod names;
+pub mod rewrap;
 pub mod walk;
 
 pub use backing::{Volume, VolumeError};
