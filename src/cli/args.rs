@@ -95,6 +95,45 @@ pub enum Command {
     Umount(UmountArgs),
     /// Check every object of a volume: config, names, symlinks, headers, data keys, chunks
     Fsck(FsckArgs),
+    /// The vault itself: change its passphrase or key file, back it up
+    #[command(subcommand)]
+    Vault(VaultCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VaultCommand {
+    /// Protect the vault with a new root key: a new passphrase, or a new key file
+    #[command(
+        after_long_help = "Every key material version and the audit digest signing key are re-sealed under the \
+                           new root key in one transaction: from its commit, the old passphrase or key file no \
+                           longer opens the vault. Without --to-passphrase or --to-key-file the vault keeps its \
+                           kind of protection (a passphrase vault asks for a new passphrase; a key-file vault gets \
+                           a new key file). A new key file is written as vault.key.new and renamed over vault.key \
+                           after the commit; if that is interrupted, the next open finishes it. Backups taken \
+                           before the change still need the old passphrase or key file."
+    )]
+    Passwd {
+        /// Switch to (or stay with) a passphrase
+        #[arg(long, conflicts_with = "to_key_file")]
+        to_passphrase: bool,
+        /// Switch to (or stay with) a key file; a fresh one is made
+        #[arg(long)]
+        to_key_file: bool,
+        /// Read the new passphrase from this file (first line) instead of prompting
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+    },
+    /// An online, consistent copy of the vault database (SQLite's backup API), mode 0600
+    #[command(
+        after_long_help = "The copy is made while other kmsfs processes use the vault. The key file (vault.key) \
+                           is NOT copied: a key-file vault's backup needs it, so keep a copy of it apart; a \
+                           passphrase vault's backup opens with the passphrase in use at the time of the backup."
+    )]
+    Backup {
+        /// Where to write the copy (must not exist)
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -14,6 +14,7 @@ mod policy_cmds;
 mod progress;
 mod render;
 mod session;
+mod vault_cmds;
 mod volume_cmds;
 
 use std::process::ExitCode;
@@ -70,6 +71,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Umount(args) => mount_cmds::umount(args),
         // Its own exit codes: 2 when it cannot run, also for a locked vault.
         Command::Fsck(args) => fsck_cmd::run(cli, &vault, args),
+        // Works on the vault alone, not through the KMS.
+        Command::Vault(cmd) => vault_cmds::run(cli, &vault, cmd),
         command => {
             let kms = session::open_kms(
                 &vault,
@@ -88,7 +91,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 | Command::Demo
                 | Command::Mount(_)
                 | Command::Umount(_)
-                | Command::Fsck(_) => {
+                | Command::Fsck(_)
+                | Command::Vault(_) => {
                     unreachable!("BUG: handled above")
                 }
                 Command::Key(cmd) => key_cmds::run_key(&ctx, cmd),
