@@ -98,6 +98,20 @@ pub enum Command {
     /// The vault itself: change its passphrase or key file, back it up
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Make `mount -t fuse.kmsfs` and /etc/fstab work: a mount.fuse.kmsfs symlink to this program
+    #[command(
+        after_long_help = "The same as: ln -s \"$(command -v kmsfs)\" /sbin/mount.fuse.kmsfs. Then \
+                           mount -t fuse.kmsfs BACKING MOUNTPOINT -o vault=PATH,passphrase-file=FILE,ro, or the \
+                           fstab line: BACKING MOUNTPOINT fuse.kmsfs vault=PATH,nofail 0 0 (docs/OPERATIONS.md)."
+    )]
+    InstallHelper(InstallHelperArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InstallHelperArgs {
+    /// Where mount(8) looks for helpers
+    #[arg(long, value_name = "DIR", default_value = "/sbin")]
+    pub dir: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

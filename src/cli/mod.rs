@@ -10,6 +10,7 @@ mod fsck_cmd;
 mod init_cmd;
 mod key_cmds;
 mod mount_cmds;
+mod mount_helper;
 mod policy_cmds;
 mod progress;
 mod render;
@@ -26,7 +27,19 @@ pub use error::{exit, CliError};
 
 /// Runs the command line; every error is one line on stderr and an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match args.split_first() {
+        Some((argv0, rest)) if mount_helper::started_as_helper(argv0) => {
+            match mount_helper::translate(rest) {
+                Ok(translated) => Cli::parse_from(translated),
+                Err(message) => {
+                    eprintln!("{}: {message}", mount_helper::HELPER_NAME);
+                    return ExitCode::from(exit::USAGE);
+                }
+            }
+        }
+        _ => Cli::parse_from(args),
+    };
     init_logging(&cli);
     // Files kmsfs creates hold secrets or audit records: private from the start.
     crate::sys::set_umask(0o077);
@@ -73,6 +86,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Fsck(args) => fsck_cmd::run(cli, &vault, args),
         // Works on the vault alone, not through the KMS.
         Command::Vault(cmd) => vault_cmds::run(cli, &vault, cmd),
+        Command::InstallHelper(args) => mount_helper_install(args),
         command => {
             let kms = session::open_kms(
                 &vault,
@@ -92,7 +106,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 | Command::Mount(_)
                 | Command::Umount(_)
                 | Command::Fsck(_)
-                | Command::Vault(_) => {
+                | Command::Vault(_)
+                | Command::InstallHelper(_) => {
                     unreachable!("BUG: handled above")
                 }
                 Command::Key(cmd) => key_cmds::run_key(&ctx, cmd),
@@ -108,6 +123,26 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             }
         }
     }
+}
+
+/// `kmsfs install-helper`: the `mount.fuse.kmsfs` symlink to this binary.
+fn mount_helper_install(args: &args::InstallHelperArgs) -> Result<(), CliError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::Other(format!("cannot find this program: {e}")))?;
+    let link = args.dir.join(mount_helper::HELPER_NAME);
+    match std::fs::symlink_metadata(&link) {
+        Ok(_) if std::fs::read_link(&link).ok().as_deref() == Some(exe.as_path()) => {}
+        Ok(_) => {
+            return Err(CliError::Other(format!(
+                "{} exists and is not a link to {}: remove it first",
+                link.display(),
+                exe.display()
+            )))
+        }
+        Err(_) => std::os::unix::fs::symlink(&exe, &link).map_err(CliError::write(&link))?,
+    }
+    println!("{} -> {}", link.display(), exe.display());
+    Ok(())
 }
 
 /// What every handler needs: the service, who is asking, how to print.
