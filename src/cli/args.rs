@@ -105,6 +105,18 @@ pub enum Command {
                            fstab line: BACKING MOUNTPOINT fuse.kmsfs vault=PATH,nofail 0 0 (docs/OPERATIONS.md)."
     )]
     InstallHelper(InstallHelperArgs),
+    /// Print a shell completion script: kmsfs completions bash > /etc/bash_completion.d/kmsfs
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Args, Debug)]

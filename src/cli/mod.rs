@@ -87,6 +87,10 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         // Works on the vault alone, not through the KMS.
         Command::Vault(cmd) => vault_cmds::run(cli, &vault, cmd),
         Command::InstallHelper(args) => mount_helper_install(args),
+        Command::Completions { shell } => {
+            print_completions(*shell);
+            Ok(())
+        }
         command => {
             let kms = session::open_kms(
                 &vault,
@@ -107,7 +111,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 | Command::Umount(_)
                 | Command::Fsck(_)
                 | Command::Vault(_)
-                | Command::InstallHelper(_) => {
+                | Command::InstallHelper(_)
+                | Command::Completions { .. } => {
                     unreachable!("BUG: handled above")
                 }
                 Command::Key(cmd) => key_cmds::run_key(&ctx, cmd),
@@ -143,6 +148,21 @@ fn mount_helper_install(args: &args::InstallHelperArgs) -> Result<(), CliError> 
     }
     println!("{} -> {}", link.display(), exe.display());
     Ok(())
+}
+
+/// `kmsfs completions SHELL`: the completion script on stdout.
+fn print_completions(shell: args::CompletionShell) {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match shell {
+        args::CompletionShell::Bash => Shell::Bash,
+        args::CompletionShell::Zsh => Shell::Zsh,
+        args::CompletionShell::Fish => Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "kmsfs", &mut script);
+    // A closed stdout (e.g. `| head`) is not an error worth a message.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
 }
 
 /// What every handler needs: the service, who is asking, how to print.
