@@ -59,6 +59,13 @@ fn init_logging(cli: &Cli) {
         (false, 1) => log::LevelFilter::Info,
         (false, _) => log::LevelFilter::Debug,
     };
+    // The detached mount daemon (started with a readiness pipe) has no stderr
+    // once it is ready: it logs to syslog. In the foreground, stderr.
+    if let Command::Mount(args) = &cli.command {
+        if args.ready_fd.is_some() && crate::sys::install_syslog_logger(level).is_ok() {
+            return;
+        }
+    }
     env_logger::Builder::new()
         .filter_level(level)
         .format(|out, record| {
