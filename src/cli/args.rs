@@ -93,6 +93,88 @@ pub enum Command {
     Mount(MountArgs),
     /// Unmount a mounted volume
     Umount(UmountArgs),
+    /// Check every object of a volume: config, names, symlinks, headers, data keys, chunks
+    Fsck(FsckArgs),
+    /// The vault itself: change its passphrase or key file, back it up
+    #[command(subcommand)]
+    Vault(VaultCommand),
+    /// Make `mount -t fuse.kmsfs` and /etc/fstab work: a mount.fuse.kmsfs symlink to this program
+    #[command(
+        after_long_help = "The same as: ln -s \"$(command -v kmsfs)\" /sbin/mount.fuse.kmsfs. Then \
+                           mount -t fuse.kmsfs BACKING MOUNTPOINT -o vault=PATH,passphrase-file=FILE,ro, or the \
+                           fstab line: BACKING MOUNTPOINT fuse.kmsfs vault=PATH,nofail 0 0 (docs/OPERATIONS.md)."
+    )]
+    InstallHelper(InstallHelperArgs),
+    /// Print a shell completion script: kmsfs completions bash > /etc/bash_completion.d/kmsfs
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Args, Debug)]
+pub struct InstallHelperArgs {
+    /// Where mount(8) looks for helpers
+    #[arg(long, value_name = "DIR", default_value = "/sbin")]
+    pub dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VaultCommand {
+    /// Protect the vault with a new root key: a new passphrase, or a new key file
+    #[command(
+        after_long_help = "Every key material version and the audit digest signing key are re-sealed under the \
+                           new root key in one transaction: from its commit, the old passphrase or key file no \
+                           longer opens the vault. Without --to-passphrase or --to-key-file the vault keeps its \
+                           kind of protection (a passphrase vault asks for a new passphrase; a key-file vault gets \
+                           a new key file). A new key file is written as vault.key.new and renamed over vault.key \
+                           after the commit; if that is interrupted, the next open finishes it. Backups taken \
+                           before the change still need the old passphrase or key file."
+    )]
+    Passwd {
+        /// Switch to (or stay with) a passphrase
+        #[arg(long, conflicts_with = "to_key_file")]
+        to_passphrase: bool,
+        /// Switch to (or stay with) a key file; a fresh one is made
+        #[arg(long)]
+        to_key_file: bool,
+        /// Read the new passphrase from this file (first line) instead of prompting
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+    },
+    /// An online, consistent copy of the vault database (SQLite's backup API), mode 0600
+    #[command(
+        after_long_help = "The copy is made while other kmsfs processes use the vault. The key file (vault.key) \
+                           is NOT copied: a key-file vault's backup needs it, so keep a copy of it apart; a \
+                           passphrase vault's backup opens with the passphrase in use at the time of the backup."
+    )]
+    Backup {
+        /// Where to write the copy (must not exist)
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_long_help = "Every file's data key is unwrapped with a Decrypt request by the caller (one audit \
+                       record per file) and every chunk is authenticated. Only reads the backing directory, so it \
+                       also runs on a mounted volume. Damaged objects are named by their plaintext path where \
+                       the names above them decrypt, otherwise by their backing path.\n\nExit status: 0 the \
+                       volume is clean; 1 damage was found; 2 the check could not run (no volume, vault locked, \
+                       key disabled or access denied)."
+)]
+pub struct FsckArgs {
+    /// The volume's backing directory
+    #[arg(value_name = "BACKING")]
+    pub backing: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -188,6 +270,26 @@ pub enum VolumeCommand {
     Info {
         #[arg(value_name = "BACKING")]
         backing: PathBuf,
+    },
+    /// Re-wrap every file's data key under the newest material of the volume's key, or another key
+    #[command(
+        after_long_help = "Content is not re-encrypted: each wrapped data key is re-wrapped inside the KMS, one \
+                           ReEncrypt request (and audit record) per file, and its header replaced in place. With \
+                           --key-id, the name key in the config is re-wrapped too and the key becomes the \
+                           volume's key (the config is replaced first, atomically). Interrupted, a rerun (with or \
+                           without --key-id) finishes the job: files already under the newest material are \
+                           skipped. It works on a mounted volume; files the mount creates before it is remounted \
+                           stay under the key it was mounted with, so rerun after a remount (docs/OPERATIONS.md)."
+    )]
+    Rewrap {
+        #[arg(value_name = "BACKING")]
+        backing: PathBuf,
+        /// Move the volume to this key (default: the volume's key, at its newest material version)
+        #[arg(long, value_name = "KEY")]
+        key_id: Option<String>,
+        /// Only count what would be re-wrapped; change nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

@@ -6,13 +6,17 @@ mod audit_cmds;
 mod data_cmds;
 mod demo;
 mod error;
+mod fsck_cmd;
 mod init_cmd;
 mod key_cmds;
 mod mount_audit;
 mod mount_cmds;
+mod mount_helper;
 mod policy_cmds;
+mod progress;
 mod render;
 mod session;
+mod vault_cmds;
 mod volume_cmds;
 
 use std::process::ExitCode;
@@ -24,7 +28,19 @@ pub use error::{exit, CliError};
 
 /// Runs the command line; every error is one line on stderr and an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match args.split_first() {
+        Some((argv0, rest)) if mount_helper::started_as_helper(argv0) => {
+            match mount_helper::translate(rest) {
+                Ok(translated) => Cli::parse_from(translated),
+                Err(message) => {
+                    eprintln!("{}: {message}", mount_helper::HELPER_NAME);
+                    return ExitCode::from(exit::USAGE);
+                }
+            }
+        }
+        _ => Cli::parse_from(args),
+    };
     init_logging(&cli);
     // Files kmsfs creates hold secrets or audit records: private from the start.
     crate::sys::set_umask(0o077);
@@ -44,6 +60,13 @@ fn init_logging(cli: &Cli) {
         (false, 1) => log::LevelFilter::Info,
         (false, _) => log::LevelFilter::Debug,
     };
+    // The detached mount daemon (started with a readiness pipe) has no stderr
+    // once it is ready: it logs to syslog. In the foreground, stderr.
+    if let Command::Mount(args) = &cli.command {
+        if args.ready_fd.is_some() && crate::sys::install_syslog_logger(level).is_ok() {
+            return;
+        }
+    }
     env_logger::Builder::new()
         .filter_level(level)
         .format(|out, record| {
@@ -72,6 +95,15 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             range,
             public_key: Some(public_key),
         })) => audit_cmds::verify_with_public_key(&vault, public_key, range, cli.output),
+        // Its own exit codes: 2 when it cannot run, also for a locked vault.
+        Command::Fsck(args) => fsck_cmd::run(cli, &vault, args),
+        // Works on the vault alone, not through the KMS.
+        Command::Vault(cmd) => vault_cmds::run(cli, &vault, cmd),
+        Command::InstallHelper(args) => mount_helper_install(args),
+        Command::Completions { shell } => {
+            print_completions(*shell);
+            Ok(())
+        }
         command => {
             let kms = session::open_kms(
                 &vault,
@@ -86,7 +118,14 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 output: cli.output,
             };
             match command {
-                Command::Init(_) | Command::Demo | Command::Mount(_) | Command::Umount(_) => {
+                Command::Init(_)
+                | Command::Demo
+                | Command::Mount(_)
+                | Command::Umount(_)
+                | Command::Fsck(_)
+                | Command::Vault(_)
+                | Command::InstallHelper(_)
+                | Command::Completions { .. } => {
                     unreachable!("BUG: handled above")
                 }
                 Command::Key(cmd) => key_cmds::run_key(&ctx, cmd),
@@ -102,6 +141,41 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             }
         }
     }
+}
+
+/// `kmsfs install-helper`: the `mount.fuse.kmsfs` symlink to this binary.
+fn mount_helper_install(args: &args::InstallHelperArgs) -> Result<(), CliError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::Other(format!("cannot find this program: {e}")))?;
+    let link = args.dir.join(mount_helper::HELPER_NAME);
+    match std::fs::symlink_metadata(&link) {
+        Ok(_) if std::fs::read_link(&link).ok().as_deref() == Some(exe.as_path()) => {}
+        Ok(_) => {
+            return Err(CliError::Other(format!(
+                "{} exists and is not a link to {}: remove it first",
+                link.display(),
+                exe.display()
+            )))
+        }
+        Err(_) => std::os::unix::fs::symlink(&exe, &link).map_err(CliError::write(&link))?,
+    }
+    println!("{} -> {}", link.display(), exe.display());
+    Ok(())
+}
+
+/// `kmsfs completions SHELL`: the completion script on stdout.
+fn print_completions(shell: args::CompletionShell) {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match shell {
+        args::CompletionShell::Bash => Shell::Bash,
+        args::CompletionShell::Zsh => Shell::Zsh,
+        args::CompletionShell::Fish => Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "kmsfs", &mut script);
+    // A closed stdout (e.g. `| head`) is not an error worth a message.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
 }
 
 /// What every handler needs: the service, who is asking, how to print.

@@ -108,6 +108,52 @@ impl Kms {
         })
     }
 
+    /// ReEncrypt of a file's wrapped data key under the newest material of
+    /// `destination` (`kmsfs volume rewrap`): one record naming the file; the
+    /// data key never leaves the service, so the content is not re-encrypted.
+    pub fn re_encrypt_file_key(
+        &self,
+        caller: &Caller,
+        file: &FileContext,
+        wrapped: &[u8],
+        destination: &KeyId,
+    ) -> Result<Vec<u8>, KmsError> {
+        let visible = file.visible().to_json();
+        let params = json!({
+            "destinationKeyId": destination.arn(self.account()).to_string(),
+            "sourceEncryptionAlgorithm": super::ALGORITHM,
+            "destinationEncryptionAlgorithm": super::ALGORITHM,
+            "sourceEncryptionContext": visible,
+            "destinationEncryptionContext": visible,
+        });
+        self.run(Call::new(caller, Operation::ReEncrypt, params), |call| {
+            let blob =
+                CiphertextBlob::read(wrapped).map_err(|_| super::data::invalid_ciphertext())?;
+            call.request_parameters["sourceKeyId"] =
+                json!(blob.key_id.arn(self.account()).to_string());
+            let context = file.visible();
+            self.authorized_key(
+                call,
+                &blob.key_id.to_string(),
+                "kms:ReEncryptFrom",
+                &context,
+            )?;
+            let destination =
+                self.authorized_key(call, &destination.to_string(), "kms:ReEncryptTo", &context)?;
+            let plaintext = self.open_blob(&blob, &file.bound())?;
+            self.seal_blob(&destination, plaintext.expose(), &file.bound())
+        })
+    }
+
+    /// Whether `wrapped` is sealed under the newest material version of `key`
+    /// (a rewrap leaves it alone). Not a request: no key is used.
+    pub fn is_newest_wrap(&self, key: &KeyId, wrapped: &[u8]) -> Result<bool, KmsError> {
+        let Ok(blob) = CiphertextBlob::read(wrapped) else {
+            return Ok(false);
+        };
+        Ok(blob.key_id == *key && blob.material_version == self.vault.newest_version(key)?)
+    }
+
     /// Records that chunk `chunk_no` of `file`, whose data key `key` wraps,
     /// failed its integrity check when `caller` read it (eventName and
     /// errorCode `IntegrityCheckFailed`). Not a request: nothing is authorized.

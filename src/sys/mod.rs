@@ -5,6 +5,7 @@
 mod lock;
 mod process;
 mod signals;
+mod syslog;
 mod users;
 
 pub use lock::{FileLock, LockKind};
@@ -13,6 +14,7 @@ pub use process::{
     set_inheritable, set_umask, unmount, TerminationSignals,
 };
 pub use signals::{catch_interrupts, interrupted};
+pub use syslog::install_syslog_logger;
 
 pub use users::{
     caller_for_process, caller_for_uid, caller_for_uid_lookup, caller_for_user_name,

@@ -112,10 +112,14 @@ fn connect_existing(db: &Path) -> Result<(Connection, Meta), VaultError> {
 /// The root key, from the key file or the passphrase, checked against the verifier.
 fn unlock(db: &Path, meta: &Meta, passphrase: Option<SecretBytes>) -> Result<RootKey, VaultError> {
     let (root, wrong) = match &meta.kdf {
-        None => (
-            files::read_key_file(&key_file_path(db))?,
-            VaultError::WrongKeyFile,
-        ),
+        None => match files::read_key_file(&key_file_path(db)) {
+            Ok(root) => (root, VaultError::WrongKeyFile),
+            // Renamed away by a root key change that did not finish?
+            Err(missing @ VaultError::KeyFileMissing(_)) => {
+                return super::passwd::recover_pending_key_file(db, meta)?.ok_or(missing)
+            }
+            Err(err) => return Err(err),
+        },
         Some(kdf) => {
             let passphrase = passphrase.ok_or(VaultError::PassphraseRequired)?;
             (
@@ -125,8 +129,12 @@ fn unlock(db: &Path, meta: &Meta, passphrase: Option<SecretBytes>) -> Result<Roo
         }
     };
     if meta.unlocks(&root) {
-        Ok(root)
-    } else {
-        Err(wrong)
+        return Ok(root);
     }
+    if meta.kdf.is_none() {
+        if let Some(root) = super::passwd::recover_pending_key_file(db, meta)? {
+            return Ok(root);
+        }
+    }
+    Err(wrong)
 }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use crate::crypto::{self, Cipher, KeyMaterial, Sealed};
+use crate::crypto::{self, Cipher, KeyMaterial, RootKey, Sealed};
 use crate::model::{KeyId, ParseError};
 
 use super::row::{time_text, Columns};
@@ -123,6 +123,31 @@ impl Vault {
                 ])?;
             Ok(version)
         })
+    }
+
+    /// Re-seals every stored material version under `new_root` (inside the
+    /// caller's transaction: `Vault::change_root_key`). Destroyed rows stay empty.
+    pub(super) fn reseal_material(&self, new_root: &RootKey) -> Result<(), VaultError> {
+        let versions: Vec<(KeyId, u32)> = self.query_all(
+            "key_material",
+            "SELECT key_id, version FROM key_material WHERE sealed IS NOT NULL",
+            [],
+            |row| Ok((row.parse("key_id")?, row.get("version")?)),
+        )?;
+        for (id, version) in versions {
+            let material = self.material(&id, version)?;
+            let sealed = crypto::wrap_key(
+                new_root,
+                MATERIAL_CIPHER,
+                &material_aad(&id, version),
+                &material,
+            )?;
+            self.update_one(
+                "UPDATE key_material SET nonce = ?1, sealed = ?2 WHERE key_id = ?3 AND version = ?4",
+                params![sealed.nonce, sealed.ciphertext, id.to_string(), version],
+            )?;
+        }
+        Ok(())
     }
 
     /// Unseals one material version: `NoSuchMaterial` if it never existed,

@@ -120,6 +120,28 @@ impl Meta {
         Ok(())
     }
 
+    /// Replaces the stored protection, KDF setting and verifier with this
+    /// metadata's (a root key change); the identity columns are untouched.
+    pub(super) fn update_protection(&self, conn: &Connection) -> Result<(), VaultError> {
+        let salt = self.kdf.as_ref().map(|k| &k.salt);
+        let params = self.kdf.as_ref().map(|k| k.params);
+        conn.execute(
+            "UPDATE meta SET protection = ?1, kdf_salt = ?2, kdf_memory_kib = ?3,
+                kdf_iterations = ?4, kdf_parallelism = ?5, verifier_nonce = ?6, verifier = ?7
+             WHERE singleton = 1",
+            params![
+                self.info.protection.as_str(),
+                salt,
+                params.map(|p| p.memory_kib),
+                params.map(|p| p.iterations),
+                params.map(|p| p.parallelism),
+                self.verifier.nonce,
+                self.verifier.ciphertext,
+            ],
+        )?;
+        Ok(())
+    }
+
     pub(super) fn read(conn: &Connection) -> Result<Meta, VaultError> {
         let mut stmt = conn.prepare("SELECT * FROM meta WHERE singleton = 1")?;
         let mut rows = stmt.query([])?;

@@ -13,6 +13,7 @@ mod keys;
 mod lifecycle;
 mod material;
 mod meta;
+mod passwd;
 mod policies;
 mod row;
 mod schema;

@@ -6,7 +6,7 @@
 use chrono::Utc;
 use rusqlite::params;
 
-use crate::crypto::{self, Cipher, DigestSigningSeed};
+use crate::crypto::{self, Cipher, DigestSigningSeed, RootKey};
 
 use super::row::time_text;
 use super::{Vault, VaultError};
@@ -29,6 +29,20 @@ impl Vault {
                 "the audit digest signing key does not authenticate under the root key".into(),
             )
         })
+    }
+
+    /// Re-seals the digest signing seed, if there is one, under `new_root`
+    /// (inside the caller's transaction: `Vault::change_root_key`).
+    pub(super) fn reseal_signing_seed(&self, new_root: &RootKey) -> Result<(), VaultError> {
+        if !self.audit_trail_row_exists()? {
+            return Ok(());
+        }
+        let seed = self.digest_signing_seed()?;
+        let sealed = crypto::wrap_key(new_root, SEED_CIPHER, SEED_AAD, &seed)?;
+        self.update_one(
+            "UPDATE audit_trail SET signing_nonce = ?1, signing_sealed = ?2 WHERE singleton = 1",
+            params![sealed.nonce, sealed.ciphertext],
+        )
     }
 
     /// The audit trail state, if one was stored.

@@ -210,7 +210,7 @@ impl Volume {
 }
 
 /// The key id a volume is created under, from any of the four names.
-fn resolve_key_id(kms: &Kms, caller: &Caller, key: &str) -> Result<KeyId, VolumeError> {
+pub(super) fn resolve_key_id(kms: &Kms, caller: &Caller, key: &str) -> Result<KeyId, VolumeError> {
     let described = kms.describe_key(caller, key)?;
     described["KeyMetadata"]["KeyId"]
         .as_str()

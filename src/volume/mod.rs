@@ -4,6 +4,9 @@
 //! volume through the KMS, which unwraps its name key. Must not import FUSE.
 
 mod backing;
+pub mod fsck;
 pub mod names;
+pub mod rewrap;
+pub mod walk;
 
 pub use backing::{Volume, VolumeError};
