@@ -31,6 +31,7 @@ else
     mapfile -t targets < <(cargo fuzz list)
 fi
 
+mkdir -p target
 if ! cargo fuzz build -O >target/build.log 2>&1; then
     echo "FAILED  the fuzz build: see fuzz/target/build.log" >&2
     exit 1
