@@ -133,10 +133,24 @@ pub(super) fn gzip(bytes: &[u8]) -> io::Result<Vec<u8>> {
     gz.finish()
 }
 
-/// The uncompressed content of a gzip file, and its hex SHA-256.
+/// The longest uncompressed digest read whole: a digest lists one period's
+/// log files (a few hundred bytes each), and a small gzip file of zeros must
+/// not make verify run out of memory.
+pub(super) const MAX_DIGEST_BYTES: u64 = 64 << 20;
+
+/// The uncompressed content of a small gzip file (at most
+/// [`MAX_DIGEST_BYTES`]), and its hex SHA-256.
 pub(super) fn gunzip_hash(path: &Path) -> io::Result<(Vec<u8>, String)> {
     let mut content = Vec::new();
-    MultiGzDecoder::new(File::open(path)?).read_to_end(&mut content)?;
+    MultiGzDecoder::new(File::open(path)?)
+        .take(MAX_DIGEST_BYTES + 1)
+        .read_to_end(&mut content)?;
+    if content.len() as u64 > MAX_DIGEST_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it uncompresses to more than {MAX_DIGEST_BYTES} bytes"),
+        ));
+    }
     let hash = hex::encode(Sha256::digest(&content));
     Ok((content, hash))
 }
@@ -234,6 +248,33 @@ mod tests {
             Ok(())
         })?;
         Ok(out)
+    }
+
+    #[test]
+    fn a_gzip_file_that_uncompresses_past_the_digest_limit_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("bomb.json.gz");
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..=(MAX_DIGEST_BYTES >> 20) {
+            gz.write_all(&zeros).expect("gzip");
+        }
+        let compressed = gz.finish().expect("gzip");
+        assert!(compressed.len() < 1 << 20, "a small file");
+        fs::write(&path, compressed).expect("write");
+        let err = gunzip_hash(&path).expect_err("refused");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            err.to_string().contains("uncompresses to more than"),
+            "{err}"
+        );
+        // Half as much is read.
+        fs::write(
+            &path,
+            gzip(&vec![0u8; (MAX_DIGEST_BYTES >> 1) as usize]).expect("gzip"),
+        )
+        .expect("write");
+        assert!(gunzip_hash(&path).is_ok());
     }
 
     #[test]

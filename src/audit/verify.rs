@@ -6,6 +6,7 @@
 //! off the chain and every log file no digest covers.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Component, Path};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -159,7 +160,7 @@ struct Expected {
 
 /// Verifies the trail of `audit_dir` against `public_key` and the ledger.
 pub fn verify(
-    audit_dir: &std::path::Path,
+    audit_dir: &Path,
     public_key: &DigestPublicKey,
     ledger: &dyn TrailLedger,
     range: VerifyRange,
@@ -258,7 +259,7 @@ struct Walk<'a> {
     checks: Vec<FileCheck>,
     found: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Log files already hashed, by object.
-    hashes: HashMap<String, Option<String>>,
+    hashes: HashMap<String, Result<String, String>>,
 }
 
 impl Walk<'_> {
@@ -394,27 +395,18 @@ impl Walk<'_> {
     }
 
     fn check_log(&mut self, entry: &LogFileEntry) -> Result<(), AuditError> {
-        let path = self.layout.path_of(&entry.object);
         let hash = match self.hashes.get(&entry.object) {
             Some(hash) => hash.clone(),
             None => {
-                let hash = match hash_uncompressed(&path) {
-                    Ok(hash) => Some(hash),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                    // Not gzip any more: its content changed.
-                    Err(e) if e.kind() != std::io::ErrorKind::PermissionDenied => {
-                        Some(format!("unreadable: {e}"))
-                    }
-                    Err(source) => return Err(AuditError::Read { path, source }),
-                };
+                let hash = self.hash_of(&entry.object)?;
                 self.hashes.insert(entry.object.clone(), hash.clone());
                 hash
             }
         };
         let problem = match hash {
-            None => Some("not found".to_string()),
-            Some(hash) if hash != entry.hash_value => Some("hash value doesn't match".into()),
-            Some(_) => None,
+            Err(problem) => Some(problem),
+            Ok(hash) if hash != entry.hash_value => Some("hash value doesn't match".into()),
+            Ok(_) => None,
         };
         self.checks.push(FileCheck {
             kind: FileKind::Log,
@@ -422,6 +414,32 @@ impl Walk<'_> {
             problem,
         });
         Ok(())
+    }
+
+    /// The hash of the log file `object`, or what is wrong with it.
+    fn hash_of(&self, object: &str) -> Result<Result<String, String>, AuditError> {
+        if !self.in_log_tree(object) {
+            return Ok(Err("names a file outside the audit log tree".into()));
+        }
+        let path = self.layout.path_of(object);
+        match hash_log_file(&path) {
+            Ok(hash) => Ok(Ok(hash)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Err("not found".into())),
+            // Not gzip any more: its content changed.
+            Err(e) if e.kind() != std::io::ErrorKind::PermissionDenied => {
+                Ok(Err(format!("unreadable: {e}")))
+            }
+            Err(source) => Err(AuditError::Read { path, source }),
+        }
+    }
+
+    /// Whether `object` names a file inside the log tree. Digests come from a
+    /// directory others may have written: one must not make verify read files
+    /// elsewhere.
+    fn in_log_tree(&self, object: &str) -> bool {
+        let path = Path::new(object);
+        path.starts_with(self.layout.object_of(self.layout.logs()))
+            && path.components().all(|c| matches!(c, Component::Normal(_)))
     }
 
     /// Digests in range off the chain, and log files in range that no digest
@@ -485,6 +503,18 @@ impl Walk<'_> {
         }
         Ok(not_checked)
     }
+}
+
+/// [`hash_uncompressed`] of a regular file; anything else (a FIFO, a device)
+/// reads as not gzip rather than blocking or never ending.
+fn hash_log_file(path: &Path) -> std::io::Result<String> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    hash_uncompressed(path)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use crate::fs::daemon::{self, LaunchError, PassphrasePipe, Reporter};
 use crate::fs::mount::{self, MountError, MountOptions, ReadySignal};
 use crate::fs::unmount::{self, UnmountError};
 use crate::fs::{EncryptedFs, FsError, FsOptions};
+use crate::sys;
 use crate::vault::{Protection, Vault};
 use crate::volume::Volume;
 
@@ -103,6 +104,8 @@ fn launch_daemon(cli: &Cli, vault: &Path, args: &MountArgs) -> Result<(), CliErr
 fn serve(cli: &Cli, vault: &Path, args: &MountArgs, ready: ReadySignal) -> Result<(), CliError> {
     // Before anything starts a thread that a termination signal could kill.
     mount::block_termination_signals()?;
+    // Before any key is unwrapped: no core file and no swap may hold one.
+    sys::protect_key_memory();
     // The cheap checks first: no key is used for a mount that cannot happen.
     Volume::read_config(&args.backing)?;
     mount::check_mountpoint(&args.mountpoint, &args.backing)?;

@@ -10,6 +10,7 @@ mod handle;
 mod header;
 pub mod layout;
 mod read;
+mod scratch;
 mod write;
 
 pub use crate::format::object::{FileId, ObjectHeader};

@@ -4,6 +4,7 @@
 use std::os::unix::fs::FileExt;
 
 use super::handle::Object;
+use super::scratch::Scratch;
 use super::ObjectError;
 
 impl Object<'_> {
@@ -19,7 +20,7 @@ impl Object<'_> {
         let end = plain_len.min(plain_off.saturating_add(buf.len() as u64));
         let last_chunk = layout.chunk_no(plain_len - 1);
         let final_wanted = layout.chunk_no(end - 1);
-        let mut scratch = Vec::new();
+        let mut scratch = Scratch::default();
         let mut done = 0usize;
         let mut first = layout.chunk_no(plain_off);
         while first <= final_wanted {
@@ -27,8 +28,8 @@ impl Object<'_> {
             let cipher_start = layout.cipher_off(first);
             let cipher_end = layout.cipher_off(batch_end)
                 + layout.frame_len(layout.chunk_len(batch_end, plain_len));
-            scratch.resize((cipher_end - cipher_start) as usize, 0);
-            self.file.read_exact_at(&mut scratch, cipher_start)?;
+            let scratch = scratch.resized((cipher_end - cipher_start) as usize);
+            self.file.read_exact_at(scratch, cipher_start)?;
             for chunk_no in first..=batch_end {
                 let frame_start = (layout.cipher_off(chunk_no) - cipher_start) as usize;
                 let frame_len = layout.frame_len(layout.chunk_len(chunk_no, plain_len)) as usize;

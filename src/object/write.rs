@@ -6,6 +6,7 @@
 use std::os::unix::fs::FileExt;
 
 use super::handle::Object;
+use super::scratch::Scratch;
 use super::ObjectError;
 
 /// The bytes a write puts into one chunk: `bytes` at offset `at` of its plaintext.
@@ -32,7 +33,7 @@ impl Object<'_> {
         let new_len = old_len.max(end);
         let first = layout.chunk_no(plain_off);
         let final_chunk = layout.chunk_no(end - 1);
-        let mut scratch = Vec::new();
+        let mut scratch = Scratch::default();
         // Growing turns the old last chunk into a full, non-last chunk: when
         // the write does not touch it, it is resealed on its own.
         if old_len > 0 && new_len > old_len && layout.chunk_no(old_len - 1) < first {
@@ -44,7 +45,7 @@ impl Object<'_> {
             let cipher_start = layout.cipher_off(batch_first);
             let cipher_end = layout.cipher_off(batch_end)
                 + layout.frame_len(layout.chunk_len(batch_end, new_len));
-            scratch.resize((cipher_end - cipher_start) as usize, 0);
+            let scratch = scratch.resized((cipher_end - cipher_start) as usize);
             for chunk_no in batch_first..=batch_end {
                 let frame_start = (layout.cipher_off(chunk_no) - cipher_start) as usize;
                 let frame_len = layout.frame_len(layout.chunk_len(chunk_no, new_len)) as usize;
@@ -58,7 +59,7 @@ impl Object<'_> {
                 let slot = &mut scratch[frame_start..frame_start + frame_len];
                 self.reseal(chunk_no, old_len, new_len, patch, slot)?;
             }
-            self.file.write_all_at(&scratch, cipher_start)?;
+            self.file.write_all_at(scratch, cipher_start)?;
             batch_first = batch_end + 1;
         }
         Ok(())
@@ -72,7 +73,7 @@ impl Object<'_> {
         self.check_len(Some(new_len))?;
         let layout = self.layout;
         let old_len = self.plain_len()?;
-        let mut scratch = Vec::new();
+        let mut scratch = Scratch::default();
         if new_len > old_len {
             let new_last = layout.chunk_no(new_len - 1);
             if old_len > 0 && layout.chunk_no(old_len - 1) < new_last {
@@ -85,11 +86,11 @@ impl Object<'_> {
         } else if new_len < old_len {
             // The new last chunk is read before the cut and written after it.
             let new_last = layout.chunk_no(new_len - 1);
-            scratch.resize(layout.frame_len(layout.chunk_size()) as usize, 0);
-            let frame_len = self.reseal(new_last, old_len, new_len, NO_PATCH, &mut scratch)?;
+            let slot = scratch.resized(layout.frame_len(layout.chunk_size()) as usize);
+            let frame_len = self.reseal(new_last, old_len, new_len, NO_PATCH, slot)?;
             self.file.set_len(layout.cipher_len(new_len))?;
             self.file
-                .write_all_at(&scratch[..frame_len], layout.cipher_off(new_last))?;
+                .write_all_at(&slot[..frame_len], layout.cipher_off(new_last))?;
         }
         Ok(())
     }
@@ -113,12 +114,12 @@ impl Object<'_> {
         chunk_no: u64,
         old_len: u64,
         new_len: u64,
-        scratch: &mut Vec<u8>,
+        scratch: &mut Scratch,
     ) -> Result<(), ObjectError> {
-        scratch.resize(self.layout.frame_len(self.layout.chunk_size()) as usize, 0);
-        let frame_len = self.reseal(chunk_no, old_len, new_len, NO_PATCH, scratch)?;
+        let slot = scratch.resized(self.layout.frame_len(self.layout.chunk_size()) as usize);
+        let frame_len = self.reseal(chunk_no, old_len, new_len, NO_PATCH, slot)?;
         self.file
-            .write_all_at(&scratch[..frame_len], self.layout.cipher_off(chunk_no))?;
+            .write_all_at(&slot[..frame_len], self.layout.cipher_off(chunk_no))?;
         Ok(())
     }
 

@@ -2,12 +2,14 @@
 //! file modes, process plumbing for the mount daemon. The only module with
 //! `unsafe` and direct libc calls.
 
+mod hygiene;
 mod lock;
 mod process;
 mod signals;
 mod syslog;
 mod users;
 
+pub use hygiene::{disable_core_dumps, is_dumpable, lock_memory, protect_key_memory};
 pub use lock::{FileLock, LockKind};
 pub use process::{
     adopt_inherited_fd, effective_uid, is_busy, mount_fuse, new_session, pipe, real_ids,

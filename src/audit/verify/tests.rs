@@ -279,3 +279,68 @@ fn a_range_checks_only_the_digests_that_meet_it() {
     );
     assert_eq!(report.count(FileKind::Log), (1, 1), "{}", report.to_text());
 }
+
+/// Changes the digest `digest` to list `to` in place of `from`. Its signature
+/// then fails, but the log files it lists are still checked.
+fn listing_instead(trail: &TestTrail, digest: &str, from: &str, to: &str) {
+    let path = trail.path(digest);
+    let content = String::from_utf8(gunzip(&path)).expect("utf-8");
+    assert!(content.contains(from));
+    regzip(&path, content.replacen(from, to, 1).as_bytes());
+}
+
+#[test]
+fn a_digest_naming_a_file_outside_the_log_tree_is_not_followed() {
+    for escape in [
+        "elsewhere.json.gz",
+        "audit/../elsewhere.json.gz",
+        "ABSOLUTE",
+    ] {
+        let (trail, reports) = TestTrail::with_history();
+        let digest = &reports[2].digests[0];
+        let listed = &reports[2].log_files[0];
+        assert!(listed.starts_with("audit/"), "{listed}");
+        // An exact copy of the listed file outside the log tree: its hash matches.
+        let outside = trail.tmp.path().join("elsewhere.json.gz");
+        fs::copy(trail.path(listed), &outside).expect("copy");
+        let escape = match escape {
+            "ABSOLUTE" => outside.display().to_string(),
+            relative => relative.to_string(),
+        };
+        listing_instead(&trail, digest, listed, &escape);
+        let found = problems(&trail.verify());
+        assert!(
+            found.contains(&(
+                escape.clone(),
+                "INVALID: names a file outside the audit log tree".into()
+            )),
+            "{escape}: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn a_fifo_in_place_of_a_log_file_is_reported_not_waited_on() {
+    let (trail, reports) = TestTrail::with_history();
+    let object = reports[2].log_files[0].clone();
+    let path = trail.path(&object);
+    fs::remove_file(&path).expect("rm");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let (done, report) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(problems(&trail.verify()));
+    });
+    let found = report
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("verify returns instead of blocking on the FIFO");
+    assert!(
+        found
+            .iter()
+            .any(|(o, verdict)| *o == object && verdict.contains("not a regular file")),
+        "{found:?}"
+    );
+}

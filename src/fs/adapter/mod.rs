@@ -15,6 +15,7 @@ use fuser::{
     ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
     Request, TimeOrNow, WriteFlags,
 };
+use zeroize::Zeroizing;
 
 use crate::kms::Kms;
 use crate::volume::Volume;
@@ -263,7 +264,8 @@ impl Filesystem for EncryptedFs {
         reply: ReplyData,
     ) {
         match self.core.read(&requester(req), fh.0, offset, size) {
-            Ok(data) => reply.data(&data),
+            // Plaintext: zeroed once fuser has copied it out.
+            Ok(data) => reply.data(&Zeroizing::new(data)),
             Err(e) => reply.error(failed("read", &e)),
         }
     }

@@ -87,6 +87,27 @@ fn a_user_the_policy_does_not_name_is_refused_until_added_then_refused_again() {
     }
 }
 
+/// A known limit (docs/SECURITY.md): the policy is checked at open, so a
+/// handle opened while allowed keeps working after the user is removed.
+#[test]
+fn an_open_handle_outlives_the_policy_that_allowed_it() {
+    let f = fixture();
+    let id = f.file_with("shared.txt", b"for the team");
+    f.edit_policy(PolicyEdit::AddUser, "uid:4242");
+    let fh = f.fs.open(&stranger(), id, flags(true)).unwrap();
+    f.edit_policy(PolicyEdit::RemoveUser, "uid:4242");
+    assert_eq!(
+        refused_code(f.fs.open(&stranger(), id, flags(false))),
+        ErrorCode::AccessDenied
+    );
+    assert_eq!(f.fs.read(&stranger(), fh, 0, 100).unwrap(), b"for the team");
+    assert_eq!(f.fs.write(&stranger(), fh, 0, b"FOR").unwrap(), 3);
+    f.fs.release(fh).unwrap();
+    let fh = f.fs.open(&owner(), id, flags(false)).unwrap();
+    assert_eq!(f.fs.read(&owner(), fh, 0, 100).unwrap(), b"FOR the team");
+    f.fs.release(fh).unwrap();
+}
+
 #[test]
 fn a_key_open_elsewhere_does_not_let_a_refused_user_in() {
     let f = fixture();
