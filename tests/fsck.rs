@@ -210,6 +210,18 @@ fn fsck_clean_volume_and_each_kind_of_damage() {
     assert_eq!(damage[0]["Path"], "/dir");
     assert_eq!(damage[0]["Kind"], "directory-id");
 
+    // A config whose bound chunk size was edited: its name key no longer unwraps.
+    let b = copy(&volume, "config");
+    let config = b.root.join("kmsfs.volume");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("\"chunkSize\": 32768"), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("\"chunkSize\": 32768", "\"chunkSize\": 65536"),
+    )
+    .unwrap();
+    expect_damage(&volume, &b.root, s(&config), "config");
+
     // Each damaged copy left the original clean.
     assert_eq!(fsck(&volume, &volume.backing).0, 0);
 }
