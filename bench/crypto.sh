@@ -21,7 +21,7 @@ echo "cpus: $(nproc); AES-NI: $(grep -qw aes /proc/cpuinfo && echo yes || echo n
 echo "== kmsfs crypto core (criterion; thrpt = [low median high])"
 # shellcheck disable=SC2086 # criterion_args is a list of words
 cargo bench --bench crypto -- $criterion_args "$@" 2>/dev/null |
-    awk '/^(chunk|object)\// { name = $1 } /thrpt:/ { print name, $4, $5 }' |
+    awk '/^(chunk|object)\// { name = $1 } /thrpt:/ && $4 !~ /%/ { print name, $4, $5 }' |
     awk '{ printf "%-44s %10s %s\n", $1, $2, $3 }'
 
 echo "== ceiling: $(openssl version)"
