@@ -6,8 +6,11 @@
 #
 # Usage (as root): bench/compare.sh [--quick] [--reps N] [--size-mib N]
 #     [--files N] [--runtime S] [--workdir DIR] [--targets "plain kmsfs gocryptfs securefs"]
-#     [--kmsfs PATH] [--chunk-size BYTES] [--cipher NAME]
+#     [--kmsfs PATH] [--chunk-size BYTES] [--cipher NAME] [--scaling]
 # --quick: 128 MiB files, 2,000 small files, 5 s fio runs, 1 repetition.
+# --scaling: instead of the table's workloads, how cost grows with threads
+# (random 4 KiB reads and writes by 1, 2, 4 fio jobs) and file size (reading
+# up to 64 MiB as files of 1 KiB to 64 MiB, at most --files of them, cold).
 # The work directory (default /var/tmp/kmsfs-bench) must be on the disk to
 # measure; every target gets a fresh backing directory there each repetition.
 set -euo pipefail
@@ -15,7 +18,7 @@ set -euo pipefail
 reps=3 size_mib=1024 files=10000 runtime=15
 workdir=/var/tmp/kmsfs-bench
 targets="plain kmsfs gocryptfs securefs"
-kmsfs_bin="" chunk_size="" cipher=""
+kmsfs_bin="" chunk_size="" cipher="" workloads=run_workloads
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) reps=1 size_mib=128 files=2000 runtime=5 ;;
@@ -28,7 +31,8 @@ while [ $# -gt 0 ]; do
         --kmsfs) kmsfs_bin=$2; shift ;;
         --chunk-size) chunk_size=$2; shift ;;
         --cipher) cipher=$2; shift ;;
-        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --scaling) workloads=run_scaling ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -216,6 +220,37 @@ run_workloads() {
     rm -rf "$mnt/small"
 }
 
+run_scaling() {
+    "$py" -c "open('$mnt/data.bin', 'wb').truncate(0)"
+    fio_run MB/s --rw=write --bs=1M >/dev/null
+    for jobs in 1 2 4; do
+        drop_caches
+        record "rand_read_4k_cold_${jobs}t" "$(fio_run IOPS --rw=randread --bs=4k --numjobs="$jobs" \
+            --group_reporting --runtime="$runtime" --time_based)" IOPS
+        record "rand_write_4k_${jobs}t" "$(fio_run IOPS --rw=randwrite --bs=4k --numjobs="$jobs" \
+            --group_reporting --runtime="$runtime" --time_based --end_fsync=1)" IOPS
+    done
+    rm -f "$mnt/data.bin"
+    # 64 MiB of files of each size, at most --files of them.
+    local size count
+    for size in 1024 65536 1048576 67108864; do
+        count=$(( (64 << 20) / size ))
+        [ "$count" -le "$files" ] || count=$files
+        mkdir "$mnt/sized"
+        "$py" -c '
+import os, sys
+d, size, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+body = os.urandom(size)
+for i in range(count):
+    with open(os.path.join(d, "f%05d" % i), "wb") as f: f.write(body)' "$mnt/sized" "$size" "$count"
+        drop_caches
+        local start; start=$(now)
+        "$py" -c "$py_read_small" "$mnt/sized"
+        record "read_${count}_files_of_${size}" "$(echo "$count * $size / 1000000 / ($(now) - $start)" | bc -l)" MB/s
+        rm -rf "$mnt/sized"
+    done
+}
+
 echo "== kmsfs $("$kmsfs_bin" --version 2>/dev/null | head -1); $(gocryptfs -version 2>/dev/null | cut -d';' -f1); securefs $(dpkg-query -W -f='${Version}' securefs 2>/dev/null); $(fio --version)"
 echo "== $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cpus, $(free -g | awk '/Mem:/ {print $2}') GiB; backing: $(df -T "$workdir" | awk 'NR==2 {print $1, $2}')"
 echo "== reps=$reps size=${size_mib}MiB files=$files runtime=${runtime}s targets:$targets"
@@ -224,13 +259,13 @@ for rep in $(seq "$reps"); do
     for target in $targets; do
         echo "-- repetition $rep: $target"
         mount_target "$target"
-        run_workloads
+        $workloads
         unmount_target
     done
 done
 rm -rf "$backing" "$mnt"
 
-if [[ " $targets " == *" kmsfs "* ]]; then
+if [[ " $targets " == *" kmsfs "* ]] && [ "$workloads" = run_workloads ]; then
     # Every open of an existing file is one Decrypt request with its record:
     # the other user's opens are exactly its small-file reads.
     "$kmsfs_bin" audit lookup --event-name Decrypt --start-time "$run_start" \

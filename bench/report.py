@@ -42,7 +42,10 @@ def main():
     header = ["workload"] + targets + [f"kmsfs/{p}" for p in peers if "kmsfs" in targets]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    for workload, title in WORKLOADS:
+    known = {workload for workload, _ in WORKLOADS}
+    # Workloads of --scaling, in the order the harness ran them.
+    others = [(w, w.replace("_", " ")) for w in units if w not in known]
+    for workload, title in WORKLOADS + others:
         if workload not in units:
             continue
         unit = units[workload]
