@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime};
 use fuser::{
     AccessFlags, BsdFileFlags, Errno, FileHandle, Filesystem, FopenFlags, Generation, INodeNo,
     InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
-    Request, TimeOrNow, WriteFlags,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
+    ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use zeroize::Zeroizing;
 
@@ -114,6 +114,11 @@ impl Filesystem for EncryptedFs {
         // in one request instead of a Decrypt followed by a truncate.
         if let Err(missing) = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC) {
             log::warn!("the kernel does not offer {missing:?}: O_TRUNC opens will be two requests");
+        }
+        // Listings carry attributes: a stat after readdir needs no lookup.
+        let plus = InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO;
+        if let Err(missing) = config.add_capabilities(plus) {
+            log::warn!("the kernel does not offer {missing:?}: listings come without attributes");
         }
         Ok(())
     }
@@ -341,6 +346,33 @@ impl Filesystem for EncryptedFs {
         match result {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(failed("readdir", &e)),
+        }
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let result = self
+            .core
+            .readdirplus(ino.0, fh.0, offset, |entry, attr, next| {
+                let attr_out = file_attr(attr);
+                reply.add(
+                    INodeNo(attr.id),
+                    next,
+                    &entry.name,
+                    &TTL,
+                    &attr_out,
+                    GENERATION,
+                )
+            });
+        match result {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(failed("readdirplus", &e)),
         }
     }
 

@@ -6,6 +6,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, Mutex};
 
 use crate::fs::backing::{self, BackingKey, Kind, RenameMode};
@@ -73,6 +74,51 @@ impl FsCore {
             }
         }
         Ok(())
+    }
+
+    /// As [`FsCore::readdir`], each entry with its attributes, so that a
+    /// listing followed by a stat of every entry (`ls -l`, `find`, `git
+    /// status`) is one request per page instead of one per entry. Every entry
+    /// but `.` and `..` counts as a lookup of its node, which the kernel
+    /// forgets later; the entry that did not fit is not counted. An entry
+    /// gone since the listing was read is left out; another failure ends the
+    /// page before that entry, or is the answer if it is the first.
+    pub fn readdirplus(
+        &self,
+        dir: NodeId,
+        fh: HandleId,
+        offset: u64,
+        mut add: impl FnMut(&DirEntry, &Attr, u64) -> bool,
+    ) -> Result<(), FsError> {
+        let mut added = false;
+        let mut failure = None;
+        self.readdir(fh, offset, |entry, next| {
+            let counted = !matches!(entry.name.as_bytes(), b"." | b"..");
+            let attr = if counted {
+                self.lookup(dir, &entry.name)
+            } else {
+                self.getattr(entry.id)
+            };
+            match attr {
+                Ok(attr) => {
+                    let full = add(entry, &attr, next);
+                    if full && counted {
+                        self.forget(attr.id, 1);
+                    }
+                    added |= !full;
+                    full
+                }
+                Err(FsError::NotFound) => false,
+                Err(e) => {
+                    failure = Some(e);
+                    true
+                }
+            }
+        })?;
+        match failure {
+            Some(e) if !added => Err(e),
+            _ => Ok(()),
+        }
     }
 
     pub fn releasedir(&self, fh: HandleId) -> Result<(), FsError> {

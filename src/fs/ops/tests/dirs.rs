@@ -282,3 +282,51 @@ fn forgotten_nodes_are_found_again_by_lookup() {
     assert_eq!(f.lookup(ROOT_ID, "f").unwrap().id, id);
     assert_eq!(f.fs.getattr(id).unwrap().size, 1);
 }
+
+#[test]
+fn readdirplus_gives_attributes_and_counts_a_lookup_per_delivered_entry() {
+    let f = fixture();
+    let a = f.file_with("a", b"12345");
+    let b = f.file_with("b", b"x");
+    // Each create counted one lookup; the kernel forgets both.
+    f.fs.forget(a, 1);
+    f.fs.forget(b, 1);
+    let fh = f.fs.opendir(ROOT_ID).unwrap();
+    // A reply with room for `.`, `..` and one file: the second does not fit.
+    let mut delivered = Vec::new();
+    f.fs.readdirplus(ROOT_ID, fh, 0, |entry, attr, _next| {
+        if delivered.len() == 3 {
+            return true;
+        }
+        delivered.push((
+            entry.name.to_string_lossy().into_owned(),
+            attr.id,
+            attr.size,
+        ));
+        false
+    })
+    .unwrap();
+    f.fs.releasedir(fh).unwrap();
+    assert_eq!(delivered[0].0, ".");
+    assert_eq!(delivered[1].0, "..");
+    let (name, id, size) = delivered[2].clone();
+    let (sent, held_back, sent_size) = if name == "a" { (a, b, 5) } else { (b, a, 1) };
+    assert_eq!((id, size), (sent, sent_size));
+    // The delivered file holds exactly one lookup; the one held back none.
+    assert_eq!(f.fs.getattr(sent).unwrap().size, sent_size);
+    f.fs.forget(sent, 1);
+    assert!(matches!(f.fs.getattr(sent), Err(FsError::NotFound)));
+    assert!(matches!(f.fs.getattr(held_back), Err(FsError::NotFound)));
+}
+
+#[test]
+fn readdirplus_of_a_bad_handle_fails_and_counts_nothing() {
+    let f = fixture();
+    let a = f.file_with("a", b"x");
+    f.fs.forget(a, 1);
+    let err =
+        f.fs.readdirplus(ROOT_ID, 9999, 0, |_, _, _| false)
+            .unwrap_err();
+    assert!(matches!(err, FsError::BadHandle));
+    assert!(matches!(f.fs.getattr(a), Err(FsError::NotFound)));
+}
