@@ -4,37 +4,32 @@
 //! Must not import anything outside `crypto`.
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::Tag;
+use aes_gcm::{Aes256Gcm, Nonce as GcmNonce, Tag};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use ring::aead::{Aad, LessSafeKey, Nonce as RingNonce, UnboundKey, AES_256_GCM};
 
 use super::{random_bytes, Cipher, CryptoError, DataKey, TAG_LEN};
 
-/// A file's data key, ready to seal and open that file's chunks; no Clone,
-/// no Debug. XChaCha20-Poly1305 (RustCrypto) zeroizes its key on drop (the
-/// `zeroize` features in Cargo.toml). AES-256-GCM is ring's: its assembly runs
-/// about 5x faster than RustCrypto's one-block-at-a-time GHASH here
-/// (benches/crypto.rs, docs/PERFORMANCE.md), but ring does not zeroize the
-/// key schedule it keeps; the frames are the same standard AES-GCM either way.
+/// The longest nonce of any content cipher (XChaCha20's 192 bits).
+const MAX_NONCE_LEN: usize = 24;
+
+/// A file's data key, ready to seal and open that file's chunks. The cipher
+/// objects zeroize their key schedules on drop (the `zeroize` features enabled
+/// in Cargo.toml); no Clone, no Debug.
 pub struct ContentKey(Prepared);
 
 enum Prepared {
-    // Boxed: its key schedule would make every key that large.
-    Aes256Gcm(Box<LessSafeKey>),
+    // Boxed: its key schedule (about 1 KiB) would make every key that large.
+    Aes256Gcm(Box<Aes256Gcm>),
     XChaCha20Poly1305(XChaCha20Poly1305),
 }
 
 impl ContentKey {
     /// Runs the key schedule of `cipher` for `dek` once.
     pub fn new(dek: &DataKey, cipher: Cipher) -> ContentKey {
+        let key = dek.expose().into();
         ContentKey(match cipher {
-            Cipher::Aes256Gcm => Prepared::Aes256Gcm(Box::new(LessSafeKey::new(
-                UnboundKey::new(&AES_256_GCM, dek.expose())
-                    .expect("BUG: a 32-byte key refused by AES-256-GCM"),
-            ))),
-            Cipher::XChaCha20Poly1305 => {
-                Prepared::XChaCha20Poly1305(XChaCha20Poly1305::new(dek.expose().into()))
-            }
+            Cipher::Aes256Gcm => Prepared::Aes256Gcm(Box::new(Aes256Gcm::new(key))),
+            Cipher::XChaCha20Poly1305 => Prepared::XChaCha20Poly1305(XChaCha20Poly1305::new(key)),
         })
     }
 
@@ -58,29 +53,23 @@ impl ContentKey {
         let (nonce, rest) = frame.split_at_mut(nonce_len);
         let (body, tag_slot) = rest.split_at_mut(rest.len() - TAG_LEN);
         random_bytes(nonce)?;
-        // Only a body beyond the AEAD's limit (64 GiB) fails; chunks are at most 1 MiB.
-        match &self.0 {
+        let tag = match &self.0 {
             Prepared::Aes256Gcm(aead) => {
-                let nonce = RingNonce::try_assume_unique_for_key(nonce)
-                    .map_err(|_| CryptoError::Authentication)?;
-                let tag = aead
-                    .seal_in_place_separate_tag(nonce, Aad::from(aad), body)
-                    .map_err(|_| CryptoError::Authentication)?;
-                tag_slot.copy_from_slice(tag.as_ref());
+                aead.encrypt_in_place_detached(GcmNonce::from_slice(nonce), aad, body)
             }
             Prepared::XChaCha20Poly1305(aead) => {
-                let tag = aead
-                    .encrypt_in_place_detached(XNonce::from_slice(nonce), aad, body)
-                    .map_err(|_| CryptoError::Authentication)?;
-                tag_slot.copy_from_slice(&tag);
+                aead.encrypt_in_place_detached(XNonce::from_slice(nonce), aad, body)
             }
         }
+        // Only a body beyond the AEAD's limit (64 GiB) fails; chunks are at most 1 MiB.
+        .map_err(|_| CryptoError::Authentication)?;
+        tag_slot.copy_from_slice(&tag);
         Ok(())
     }
 
     /// `open[DEK](frame, aad)` in place: on success the plaintext, which is the
-    /// middle of `frame`; on failure nothing unauthenticated is revealed (the
-    /// body is left as ciphertext, or zeroed by ring).
+    /// middle of `frame`; on failure `frame` holds ciphertext only and nothing
+    /// unauthenticated is revealed.
     pub fn open_frame<'f>(
         &self,
         aad: &[u8],
@@ -90,23 +79,28 @@ impl ContentKey {
         if frame.len() < nonce_len + TAG_LEN {
             return Err(CryptoError::Authentication);
         }
-        let (nonce_bytes, sealed) = frame.split_at_mut(nonce_len);
+        let (nonce_bytes, rest) = frame.split_at_mut(nonce_len);
+        let (body, tag_bytes) = rest.split_at_mut(rest.len() - TAG_LEN);
+        // Copied so that the borrow of `frame` ends in `body`.
+        let mut nonce = [0u8; MAX_NONCE_LEN];
+        nonce[..nonce_len].copy_from_slice(nonce_bytes);
+        let tag = Tag::clone_from_slice(tag_bytes);
         match &self.0 {
-            Prepared::Aes256Gcm(aead) => {
-                let nonce = RingNonce::try_assume_unique_for_key(nonce_bytes)
-                    .map_err(|_| CryptoError::Authentication)?;
-                aead.open_in_place(nonce, Aad::from(aad), sealed)
-                    .map_err(|_| CryptoError::Authentication)
-            }
-            Prepared::XChaCha20Poly1305(aead) => {
-                let nonce = *XNonce::from_slice(nonce_bytes);
-                let (body, tag_bytes) = sealed.split_at_mut(sealed.len() - TAG_LEN);
-                let tag = Tag::clone_from_slice(tag_bytes);
-                aead.decrypt_in_place_detached(&nonce, aad, body, &tag)
-                    .map_err(|_| CryptoError::Authentication)?;
-                Ok(body)
-            }
+            Prepared::Aes256Gcm(aead) => aead.decrypt_in_place_detached(
+                GcmNonce::from_slice(&nonce[..nonce_len]),
+                aad,
+                body,
+                &tag,
+            ),
+            Prepared::XChaCha20Poly1305(aead) => aead.decrypt_in_place_detached(
+                XNonce::from_slice(&nonce[..nonce_len]),
+                aad,
+                body,
+                &tag,
+            ),
         }
+        .map_err(|_| CryptoError::Authentication)?;
+        Ok(body)
     }
 }
 
