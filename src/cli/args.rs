@@ -205,6 +205,9 @@ pub struct MountArgs {
     /// Do not let the kernel check mode bits (no default_permissions)
     #[arg(long)]
     pub no_default_permissions: bool,
+    /// Refuse to mount unless the volume is encrypted under this key (any name form)
+    #[arg(long, value_name = "KEY")]
+    pub key_id: Option<String>,
     /// Internal: the pipe on which the background daemon reports readiness
     #[arg(long, hide = true, value_name = "FD", requires = "foreground")]
     pub ready_fd: Option<i32>,

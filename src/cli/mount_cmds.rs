@@ -93,6 +93,9 @@ fn launch_daemon(cli: &Cli, vault: &Path, args: &MountArgs) -> Result<(), CliErr
             child_args.push(flag.into());
         }
     }
+    if let Some(key) = &args.key_id {
+        child_args.extend(["--key-id".into(), key.into()]);
+    }
     child_args.extend(audit_flags(&cli.audit_trail, &args.insights));
     let program = std::env::current_exe()
         .map_err(|e| CliError::Other(format!("cannot find the kmsfs program: {e}")))?;
@@ -126,6 +129,9 @@ fn serve(cli: &Cli, vault: &Path, args: &MountArgs, ready: ReadySignal) -> Resul
         session::open_audit_log(vault, &cli.audit_trail)?.with_observer(mount_audit.observer());
     let kms = session::start_kms(opened, audit, &cli.audit_trail, session::FS_USER_AGENT)?;
     let volume = Volume::open(&kms, &session::caller(), &args.backing)?;
+    if let Some(key) = &args.key_id {
+        check_volume_key(&kms, &volume, key)?;
+    }
     let fs = EncryptedFs::new(
         volume,
         kms,
@@ -177,4 +183,18 @@ fn audit_flags(trail: &AuditTrailArgs, insights: &InsightArgs) -> Vec<OsString> 
 pub fn umount(args: &UmountArgs) -> Result<(), CliError> {
     unmount::unmount_kmsfs(&args.mountpoint, args.lazy)?;
     Ok(())
+}
+
+/// `--key-id` (or `key-id=` in fstab): the volume must be under that key, so
+/// that an fstab line cannot silently mount a volume moved to another key.
+fn check_volume_key(kms: &crate::kms::Kms, volume: &Volume, key: &str) -> Result<(), CliError> {
+    let named = kms.describe_key(&session::caller(), key)?;
+    if named["KeyMetadata"]["KeyId"].as_str() == Some(volume.key_id().to_string().as_str()) {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{} is encrypted under key {}, not under '{key}'",
+        volume.root().display(),
+        volume.key_id()
+    )))
 }

@@ -2,7 +2,7 @@
 //! OPTIONS` (a symlink to kmsfs, made by `kmsfs install-helper`), kmsfs turns
 //! the call into `kmsfs [--vault V] [--passphrase-file F] mount BACKING
 //! MOUNTPOINT [flags]`. This is what `mount -t fuse.kmsfs` and an /etc/fstab
-//! line run. Options: vault=PATH, passphrase-file=FILE, ro, rw,
+//! line run. Options: vault=PATH, passphrase-file=FILE, key-id=KEY, ro, rw,
 //! no-allow-other, no-default-permissions; mount(8)'s generic options
 //! (defaults, auto, noauto, nofail, user, _netdev, x-systemd.*, ...) are ignored.
 
@@ -48,6 +48,7 @@ pub fn translate(args: &[OsString]) -> Result<Vec<OsString>, String> {
             Some(("passphrase-file", path)) => {
                 global.extend(["--passphrase-file".into(), path.into()])
             }
+            Some(("key-id", key)) => flags.extend(["--key-id".into(), key.into()]),
             Some((name, _)) if is_generic(name) => {}
             Some((name, _)) => return Err(format!("unknown mount option '{name}'")),
             None => match option.as_str() {
@@ -108,7 +109,7 @@ mod tests {
                 "/b",
                 "/m",
                 "-o",
-                "rw,vault=/v/vault.db,passphrase-file=/etc/p,ro,noauto,x-systemd.automount"
+                "rw,vault=/v/vault.db,passphrase-file=/etc/p,key-id=alias/k,ro,noauto,x-systemd.automount"
             ])
             .unwrap(),
             [
@@ -120,6 +121,8 @@ mod tests {
                 "mount",
                 "/b",
                 "/m",
+                "--key-id",
+                "alias/k",
                 "--read-only"
             ]
         );
