@@ -254,3 +254,75 @@ fn rewrap_killed_halfway_then_rerun() {
     volume.mount();
     assert_every_file_reads(&volume, COUNT);
 }
+
+/// The daemon gives files fresh headers (O_TRUNC rewrites) while a rewrap
+/// replaces headers in another process: the header lock keeps a rewrap from
+/// putting an old data key back over a fresh one, so every file reads back
+/// what was last written to it, before and after a remount.
+#[test]
+fn rewrap_while_the_mount_rewrites_files() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    const COUNT: usize = 150;
+    const WRITERS: usize = 2;
+    let Some(mut volume) = populated("rewrap_while_the_mount_rewrites_files", COUNT) else {
+        return;
+    };
+    let first = key_id(&volume, KEY);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Writer w rewrites the files i with i % WRITERS == w, round after round.
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let stop = Arc::clone(&stop);
+            let paths: Vec<(usize, PathBuf)> = (w..COUNT)
+                .step_by(WRITERS)
+                .map(|i| (i, volume.path(&name(i))))
+                .collect();
+            std::thread::spawn(move || {
+                let mut last = vec![None; COUNT];
+                let mut round = 1u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for (i, path) in &paths {
+                        let bytes = pattern(100 + 37 * i, round * 1000 + *i as u64);
+                        std::fs::write(path, &bytes)
+                            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                        last[*i] = Some(bytes);
+                    }
+                    round += 1;
+                }
+                last
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        volume.sandbox.ok(&["key", "rotate", "--key-id", KEY]);
+        let done = rewrap(&volume, &[]);
+        assert_eq!(done["Files"], COUNT);
+        assert!(
+            done["Failed"].as_array().is_none_or(Vec::is_empty),
+            "{done}"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut expected: Vec<Vec<u8>> = (0..COUNT).map(content).collect();
+    for writer in writers {
+        for (i, bytes) in writer.join().unwrap().into_iter().enumerate() {
+            if let Some(bytes) = bytes {
+                expected[i] = bytes;
+            }
+        }
+    }
+    let check = |volume: &MountedVolume| {
+        for (i, bytes) in expected.iter().enumerate() {
+            let read =
+                std::fs::read(volume.path(&name(i))).unwrap_or_else(|e| panic!("{}: {e}", name(i)));
+            assert!(read == *bytes, "{}: not what was last written", name(i));
+        }
+    };
+    check(&volume);
+    volume.remount();
+    check(&volume);
+    // Every header is under the newest material: rewrapped, or fresh from the daemon.
+    assert!(wraps(&volume.backing).iter().all(|w| *w == (first, 4)));
+}

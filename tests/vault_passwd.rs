@@ -128,6 +128,31 @@ fn passwd_switches_and_changes_the_root_key() {
     assert_eq!(decrypt(&sb, &vault, &blob, &[]).0, 0);
     audit_verifies(&sb, &[]);
 
+    // Each change is one record naming what it changed from and to, never a secret.
+    let found = sb.json(&["audit", "lookup", "--event-name", "ChangeVaultRootKey"]);
+    let mut changes: Vec<(String, String)> = found["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["readOnly"], false);
+            assert_eq!(r["userIdentity"]["uid"], kmsfs::sys::effective_uid());
+            let p = &r["requestParameters"];
+            (p["from"].to_string(), p["to"].to_string())
+        })
+        .collect();
+    changes.reverse(); // lookup lists the newest first
+    let expected: Vec<(String, String)> = [
+        ("KeyFile", "Passphrase"),
+        ("Passphrase", "Passphrase"),
+        ("Passphrase", "KeyFile"),
+    ]
+    .iter()
+    .map(|(from, to)| (format!("\"{from}\""), format!("\"{to}\"")))
+    .collect();
+    assert_eq!(changes, expected);
+    assert!(!found.to_string().contains("passphrase\\n"));
+
     // Key file -> key file, interrupted after the commit: the old key file is
     // still in place and the new one waits beside it; the next open finishes.
     sb.ok(&["vault", "passwd"]);
@@ -176,6 +201,13 @@ fn backup_is_a_private_working_copy_without_the_key_file() {
     assert_ne!(code, 0, "{stderr}");
     std::fs::copy(sb.path("vault/vault.key"), backup_dir.join("vault.key")).unwrap();
     assert_eq!(decrypt(&sb, &backup, &blob, &[]).0, 0);
+    let backups = sb.json(&["audit", "lookup", "--event-name", "BackupVault"])["Events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(backups[0]["requestParameters"]["destination"], s(&backup));
+    assert_eq!(backups[0]["readOnly"], true);
     // It never replaces a file.
     let out = sb.run(&["vault", "backup", s(&backup)]);
     assert_ne!(out.status.code(), Some(0));

@@ -101,7 +101,6 @@ fn rewrap(ctx: &Context, backing: &Path, key: Option<&str>, dry_run: bool) -> Re
             "Files": report.files,
             "Rewrapped": report.rewrapped,
             "AlreadyCurrent": report.current,
-            "ChangedMeanwhile": report.changed,
             "Failed": failed,
         }
     }));

@@ -8,7 +8,7 @@ use std::os::unix::fs::FileExt;
 use crate::crypto::{ContentKey, TAG_LEN};
 use crate::format::object::ObjectHeader;
 
-use super::header::plain_len_in;
+use super::header::{plain_len_in, HeaderLock};
 use super::layout::Layout;
 use super::{IntegrityFailure, ObjectError};
 
@@ -49,14 +49,16 @@ impl<'a> Object<'a> {
     }
 
     /// Makes `file` an empty object with `header` (a new file, or an old one
-    /// given a fresh DEK by O_TRUNC). The header is written before the old
-    /// content is cut, so the file always starts with a whole header.
+    /// given a fresh DEK by O_TRUNC). The header is written, under the
+    /// exclusive [`HeaderLock`], before the old content is cut, so the file
+    /// always starts with a whole header.
     pub fn create(
         file: &'a File,
         header: &'a ObjectHeader,
         key: &'a ContentKey,
     ) -> Result<Object<'a>, ObjectError> {
         let object = Object::new(file, header, key);
+        let _replacing = HeaderLock::exclusive(file)?;
         file.write_all_at(&header.encode(), 0)?;
         file.set_len(object.layout.header_len())?;
         Ok(object)

@@ -1,5 +1,6 @@
 //! Object headers on a backing file: reading one (with or without its wrapped
-//! DEK) and the keyless plaintext size for stat. pread only; no key needed.
+//! DEK), the keyless plaintext size for stat, and the lock that keeps a
+//! header replacement whole for other processes. No key needed.
 
 use std::fs::File;
 use std::io;
@@ -10,6 +11,34 @@ use crate::format::FormatError;
 
 use super::layout::Layout;
 use super::{IntegrityFailure, ObjectError};
+use crate::sys::{FileLock, LockKind};
+
+/// The inter-process lock on an object's header: flock(2) on the backing
+/// file. Whoever replaces a header (the filesystem giving a file a fresh key,
+/// a rewrap in another process giving it a re-wrapped one) holds it
+/// exclusively, for as long as the old header must not change under it;
+/// whoever reads a header to unwrap its key holds it shared, so it never sees
+/// half of a replacement. flock belongs to the open file description: never
+/// take it twice through one `File` (the second call converts the first).
+pub struct HeaderLock<'a> {
+    _lock: FileLock<'a>,
+}
+
+impl<'a> HeaderLock<'a> {
+    pub fn shared(file: &'a File) -> Result<HeaderLock<'a>, ObjectError> {
+        Self::acquire(file, LockKind::Shared)
+    }
+
+    pub fn exclusive(file: &'a File) -> Result<HeaderLock<'a>, ObjectError> {
+        Self::acquire(file, LockKind::Exclusive)
+    }
+
+    fn acquire(file: &'a File, kind: LockKind) -> Result<HeaderLock<'a>, ObjectError> {
+        Ok(HeaderLock {
+            _lock: FileLock::acquire(file, kind)?,
+        })
+    }
+}
 
 /// Reads `buf.len()` bytes at `offset`; a file too short for them has a
 /// truncated header.

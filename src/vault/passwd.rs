@@ -27,12 +27,15 @@ pub(super) fn pending_key_file_path(db: &Path) -> PathBuf {
 impl Vault {
     /// Protects the vault with a new root key: from a fresh key file or a
     /// passphrase (`kdf` sets its cost). Everything sealed under the old root
-    /// key is re-sealed under the new one in one transaction.
-    pub fn change_root_key(
+    /// key is re-sealed under the new one in one transaction. `record` runs
+    /// inside that transaction, last (the audit record of the change): when it
+    /// fails, nothing changes.
+    pub fn change_root_key<E: From<VaultError>>(
         &mut self,
         source: RootKeySource,
         kdf: KdfParams,
-    ) -> Result<(), VaultError> {
+        record: impl FnOnce() -> Result<(), E>,
+    ) -> Result<(), E> {
         let _umask = files::PrivateUmask::set();
         let key_path = key_file_path(&self.db_path);
         let pending = pending_key_file_path(&self.db_path);
@@ -46,8 +49,9 @@ impl Vault {
             }
             RootKeySource::Passphrase(passphrase) => {
                 let mut salt = vec![0u8; meta::SALT_LEN];
-                crypto::random_bytes(&mut salt)?;
-                let root = crypto::derive_root_key(&passphrase, &salt, kdf)?;
+                crypto::random_bytes(&mut salt).map_err(VaultError::from)?;
+                let root =
+                    crypto::derive_root_key(&passphrase, &salt, kdf).map_err(VaultError::from)?;
                 (root, Some(KdfSetting { salt, params: kdf }))
             }
         };
@@ -61,7 +65,8 @@ impl Vault {
         let committed = self.atomically(|vault| {
             vault.reseal_material(&root)?;
             vault.reseal_signing_seed(&root)?;
-            meta.update_protection(&vault.conn)
+            meta.update_protection(&vault.conn)?;
+            record()
         });
         if let Err(err) = committed {
             if protection == Protection::KeyFile {

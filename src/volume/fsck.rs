@@ -238,7 +238,9 @@ impl Check<'_> {
                 return Ok(());
             }
         };
-        let header = match object::read_header(&file) {
+        let header = object::HeaderLock::shared(&file)
+            .and_then(|_no_replacement| object::read_header(&file));
+        let header = match header {
             Ok((header, _)) => header,
             Err(err) => {
                 self.damage(shown, path, DamageKind::Header, err);

@@ -16,12 +16,14 @@
 //! data key.
 //!
 //! While mounted. The daemon keeps a file's data key only while the file is
-//! open; the key does not change, so open files keep working. An open that
-//! reads the header while it is replaced reads the old or the new one. A file
-//! truncated or created by the daemon during the rewrap gets a fresh header
-//! under the key the daemon was mounted with: a file whose id changed between
-//! the ReEncrypt and the write is left alone (counted as changed), and files
-//! created before a remount stay under the old key; rerun after remounting.
+//! open; the key does not change, so open files keep working. Each file is
+//! rewrapped under the exclusive header lock (flock on the backing object,
+//! [`object::HeaderLock`]), from reading its header to the synced write of
+//! the new one: the daemon takes the same lock to give a file a fresh header
+//! (O_TRUNC) and, shared, to read one for unwrapping, so it never sees half a
+//! header and a rewrap never puts an old key back over a fresh one. Files the
+//! daemon creates or truncates get fresh headers under the key it was
+//! mounted with: after moving to another key, rerun after remounting.
 //! Must not import FUSE or the vault.
 
 use std::collections::HashSet;
@@ -36,7 +38,7 @@ use super::{Volume, VolumeError};
 use crate::format::volume_config::{VolumeConfig, CONFIG_FILE};
 use crate::kms::{Kms, KmsError};
 use crate::model::{Caller, KeyId};
-use crate::object::{self, ObjectError, ObjectHeader};
+use crate::object::{self, HeaderLock, ObjectError, ObjectHeader};
 
 /// The config's temporary copy, renamed over it (hidden like every `kmsfs.` entry).
 const CONFIG_TEMP: &str = "kmsfs.volume.rewrap";
@@ -51,8 +53,6 @@ pub struct RewrapReport {
     pub rewrapped: u64,
     /// Already wrapped under the newest material of the target key.
     pub current: u64,
-    /// Given a fresh header by the filesystem during the rewrap: left alone.
-    pub changed: u64,
     /// Objects whose header could not be read or rewritten: (path, why). Run fsck.
     pub failed: Vec<(String, String)>,
 }
@@ -199,7 +199,6 @@ struct Files<'a> {
 enum Outcome {
     Rewrapped,
     Current,
-    Changed,
 }
 
 impl Visitor for Files<'_> {
@@ -212,7 +211,6 @@ impl Visitor for Files<'_> {
                 match self.file(path, shown) {
                     Ok(Outcome::Rewrapped) => self.report.rewrapped += 1,
                     Ok(Outcome::Current) => self.report.current += 1,
-                    Ok(Outcome::Changed) => self.report.changed += 1,
                     Err(RewrapFailure::Object(err)) => self
                         .report
                         .failed
@@ -260,6 +258,8 @@ impl Files<'_> {
             .read(true)
             .write(!self.dry_run)
             .open(path)?;
+        // Held until the new header is on disk (see the module comment).
+        let _replacing = HeaderLock::exclusive(&file)?;
         let (header, _) = object::read_header(&file)?;
         let stop = |source| {
             RewrapFailure::Stop(RewrapError::Kms {
@@ -293,10 +293,6 @@ impl Files<'_> {
                     "BUG: the re-wrapped key has another length; the header was not replaced",
                 ),
             )));
-        }
-        // The filesystem gave the file a fresh header (and key) meanwhile: keep it.
-        if object::read_header(&file)?.0.file_id != header.file_id {
-            return Ok(Outcome::Changed);
         }
         file.write_all_at(&new_header.encode(), 0)?;
         file.sync_data()?;

@@ -13,7 +13,7 @@ use crate::format::blob::CiphertextBlob;
 use crate::fs::caller::Requester;
 use crate::fs::error::FsError;
 use crate::fs::node::{FileState, Node, OpenContent};
-use crate::object::{self, FileId, Object, ObjectError, ObjectHeader};
+use crate::object::{self, FileId, HeaderLock, Object, ObjectError, ObjectHeader};
 
 use super::FsCore;
 
@@ -81,6 +81,7 @@ impl FsCore {
         for _ in 0..ATTEMPTS {
             let header = {
                 let _no_writer = node.state();
+                let _no_replacement = HeaderLock::shared(file)?;
                 object::read_header(file)
             };
             let header = match header {
@@ -90,7 +91,11 @@ impl FsCore {
             let content = self.unwrap_key(req, node, header.clone())?;
             let done = {
                 let mut state = node.state_mut();
-                if object::read_header(file)?.0.file_id != header.file_id {
+                let current = {
+                    let _no_replacement = HeaderLock::shared(file)?;
+                    object::read_header(file)?.0
+                };
+                if current.file_id != header.file_id {
                     continue;
                 }
                 let then = then.take().expect("BUG: a key used twice");
