@@ -54,18 +54,22 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging(cli: &Cli) {
-    let level = match (cli.quiet, cli.verbose) {
+    // The mount daemon logs one level more than a command (its mounts and
+    // unmounts are info), like any daemon. Detached (started with a readiness
+    // pipe) it has no stderr once it is ready: it logs to syslog. In the
+    // foreground (a terminal, or systemd's journal), to stderr.
+    let (serving, detached) = match &cli.command {
+        Command::Mount(args) => (args.foreground, args.ready_fd.is_some()),
+        _ => (false, false),
+    };
+    let level = match (cli.quiet, cli.verbose + u8::from(serving)) {
         (true, _) => log::LevelFilter::Error,
         (false, 0) => log::LevelFilter::Warn,
         (false, 1) => log::LevelFilter::Info,
         (false, _) => log::LevelFilter::Debug,
     };
-    // The detached mount daemon (started with a readiness pipe) has no stderr
-    // once it is ready: it logs to syslog. In the foreground, stderr.
-    if let Command::Mount(args) = &cli.command {
-        if args.ready_fd.is_some() && crate::sys::install_syslog_logger(level).is_ok() {
-            return;
-        }
+    if detached && crate::sys::install_syslog_logger(level).is_ok() {
+        return;
     }
     env_logger::Builder::new()
         .filter_level(level)

@@ -82,6 +82,11 @@ fn launch_daemon(cli: &Cli, vault: &Path, args: &MountArgs) -> Result<(), CliErr
     // The daemon works from `/`: every path it gets is absolute.
     let absolute = |path: &Path| std::path::absolute(path).map_err(CliError::read(path));
     let mut child_args: Vec<OsString> = vec!["--vault".into(), absolute(vault)?.into()];
+    // The daemon logs as verbosely as asked (to syslog).
+    if cli.quiet {
+        child_args.push("--quiet".into());
+    }
+    child_args.extend((0..cli.verbose).map(|_| OsString::from("--verbose")));
     child_args.extend(["mount".into(), absolute(&args.backing)?.into()]);
     child_args.extend([absolute(&args.mountpoint)?.into(), "--foreground".into()]);
     for (set, flag) in [
