@@ -24,13 +24,15 @@ pub use operation::Operation;
 pub use policies::PolicyEdit;
 pub use policies::Simulation;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::audit::{build_record, AuditEvent, AuditLog, EventType};
-use crate::model::{Caller, EncryptionContext, KeyRef};
+use crate::model::{Caller, EncryptionContext, KeyId, KeyRef};
 use crate::policy::{self, PolicyDocument};
 use crate::vault::{KeyRecord, Vault, VaultError};
 
@@ -39,6 +41,10 @@ pub struct Kms {
     vault: Vault,
     audit: AuditLog,
     user_agent: String,
+    /// Key policies as parsed, with the text they were parsed from: every
+    /// request still reads the stored text (a change applies to the next
+    /// request) but parses it only when it changed.
+    parsed_policies: RefCell<HashMap<KeyId, (String, Arc<PolicyDocument>)>>,
 }
 
 /// A request in flight: what its audit record will say.
@@ -81,6 +87,7 @@ impl Kms {
             vault,
             audit,
             user_agent: user_agent.to_string(),
+            parsed_policies: RefCell::default(),
         };
         kms.run_due_maintenance()?;
         Ok(kms)
@@ -109,7 +116,8 @@ impl Kms {
                 .inspect_err(|_| audit_failed.set(true))
         };
         let outcome = if call.op.read_only() {
-            body(&mut call).and_then(|value| record_success(&call).map(|()| value))
+            self.vault
+                .reading(|| body(&mut call).and_then(|value| record_success(&call).map(|()| value)))
         } else {
             self.vault.atomically(|_| {
                 let value = body(&mut call)?;
@@ -244,14 +252,22 @@ impl Kms {
         ))
     }
 
-    fn stored_policy(&self, key: &KeyRecord) -> Result<PolicyDocument, KmsError> {
+    fn stored_policy(&self, key: &KeyRecord) -> Result<Arc<PolicyDocument>, KmsError> {
         let text = self.vault.policy(&key.key_id)?;
-        PolicyDocument::parse(&text).map_err(|err| {
+        let mut parsed = self.parsed_policies.borrow_mut();
+        if let Some((parsed_text, document)) = parsed.get(&key.key_id) {
+            if *parsed_text == text {
+                return Ok(Arc::clone(document));
+            }
+        }
+        let document = Arc::new(PolicyDocument::parse(&text).map_err(|err| {
             KmsError::internal(format!(
                 "the stored policy of key {} does not parse: {err}",
                 key.key_id
             ))
-        })
+        })?);
+        parsed.insert(key.key_id, (text, Arc::clone(&document)));
+        Ok(document)
     }
 
     fn audit_service_event(

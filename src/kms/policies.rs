@@ -101,7 +101,7 @@ impl Kms {
             let record =
                 self.authorized_key(call, key, call.op.action(), &EncryptionContext::new())?;
             let principal = parse_principals(&[principal.to_string()])?.remove(0);
-            let mut document = self.stored_policy(&record)?;
+            let mut document = PolicyDocument::clone(&*self.stored_policy(&record)?);
             let changed = match edit {
                 PolicyEdit::AddUser => document.add_user(&principal),
                 PolicyEdit::RemoveUser => document.remove_user(&principal),

@@ -84,6 +84,26 @@ impl Vault {
         Ok(value)
     }
 
+    /// Runs `f` inside one read transaction (`BEGIN DEFERRED ... COMMIT`): its
+    /// reads see one snapshot and take SQLite's locks once, not per statement.
+    /// Inside another transaction it just runs `f`.
+    pub fn reading<T, E: From<VaultError>>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        if !self.conn.is_autocommit() {
+            return f();
+        }
+        self.conn.execute_batch("BEGIN").map_err(VaultError::from)?;
+        let rollback = RollbackUnlessCommitted(self);
+        let value = f()?;
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(VaultError::from)?;
+        std::mem::forget(rollback);
+        Ok(value)
+    }
+
     /// Runs `f` in the caller's transaction if there is one, else in its own,
     /// for operations that read before they write.
     fn in_write_transaction<T>(
