@@ -326,3 +326,46 @@ fn rewrap_while_the_mount_rewrites_files() {
     // Every header is under the newest material: rewrapped, or fresh from the daemon.
     assert!(wraps(&volume.backing).iter().all(|w| *w == (first, 4)));
 }
+
+/// A mounted volume follows a rewrap to another key: after the rewrap the
+/// first key can be disabled at once, and files made on the same mount are
+/// under the second key. A config swapped in by hand (another volume's) is
+/// not followed.
+#[test]
+fn a_mounted_volume_follows_a_rewrap_to_another_key() {
+    const COUNT: usize = 20;
+    let Some(mut volume) = populated("a_mounted_volume_follows_a_rewrap_to_another_key", COUNT)
+    else {
+        return;
+    };
+    let first = key_id(&volume, KEY);
+    volume.sandbox.ok(&["key", "create", "--alias", SECOND_KEY]);
+    let second = key_id(&volume, SECOND_KEY);
+
+    // Another volume's config, under the second key, put in place by hand: not followed.
+    let other = volume.sandbox.path("other-backing");
+    std::fs::create_dir(&other).unwrap();
+    volume
+        .sandbox
+        .ok(&["volume", "create", s(&other), "--key-id", SECOND_KEY]);
+    let config = volume.backing.join("kmsfs.volume");
+    let original = std::fs::read(&config).unwrap();
+    std::fs::copy(other.join("kmsfs.volume"), &config).unwrap();
+    std::fs::write(volume.path("while-swapped.bin"), b"x").unwrap();
+    std::fs::write(&config, &original).unwrap();
+    assert!(wraps(&volume.backing).iter().all(|w| w.0 == first));
+
+    let moved = rewrap(&volume, &["--key-id", SECOND_KEY]);
+    assert_eq!(moved["Rewrapped"], COUNT + 1);
+    volume.sandbox.ok(&["key", "disable", "--key-id", KEY]);
+    std::fs::write(volume.path("after.bin"), b"made after the rewrap").unwrap();
+    std::fs::write(volume.path(&name(0)), content(0)).unwrap(); // O_TRUNC: a fresh key
+    assert!(wraps(&volume.backing).iter().all(|w| w.0 == second));
+    assert_every_file_reads(&volume, COUNT);
+    volume.remount();
+    assert_eq!(
+        std::fs::read(volume.path("after.bin")).unwrap(),
+        b"made after the rewrap"
+    );
+    assert_every_file_reads(&volume, COUNT);
+}

@@ -27,6 +27,11 @@ impl NameKey {
         Ok(NameKey(key))
     }
 
+    /// Whether `other` is the same key (constant time).
+    pub fn is_same_key(&self, other: &NameKey) -> bool {
+        super::constant_time_eq(&self.0[..], &other.0[..])
+    }
+
     /// A fresh random name key (tests, and volumes made without a KMS).
     pub fn generate() -> Result<NameKey, CryptoError> {
         NameKey::from_secret(&SecretBytes::random(Self::LEN)?)

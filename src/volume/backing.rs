@@ -4,8 +4,9 @@
 
 use std::fmt;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use chrono::Utc;
 
@@ -83,6 +84,29 @@ pub struct Volume {
     config: VolumeConfig,
     volume_id: String,
     name_key: NameKey,
+    /// Who opened it: the name key was unwrapped for this caller.
+    opened_by: Caller,
+    /// The key new files are created under, and the config file it was read from.
+    current_key: Mutex<(KeyId, Option<ConfigStamp>)>,
+}
+
+/// What tells that the config file was replaced (a rewrap renames a new one over it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ConfigStamp {
+    inode: u64,
+    modified_ns: i128,
+    len: u64,
+}
+
+impl ConfigStamp {
+    fn of(backing: &Path) -> Option<ConfigStamp> {
+        let meta = std::fs::metadata(backing.join(CONFIG_FILE)).ok()?;
+        Some(ConfigStamp {
+            inode: meta.ino(),
+            modified_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            len: meta.len(),
+        })
+    }
 }
 
 impl Volume {
@@ -155,27 +179,16 @@ impl Volume {
 
     /// Opens the volume for use by `caller`: unwraps the name key (Decrypt).
     pub fn open(kms: &Kms, caller: &Caller, backing: &Path) -> Result<Volume, VolumeError> {
+        let stamp = ConfigStamp::of(backing);
         let config = Volume::read_config(backing)?;
-        let decrypted = kms
-            .decrypt(
-                caller,
-                &config.wrapped_name_key,
-                &config.name_key_context(),
-                Some(&config.key_id.to_string()),
-            )
-            .map_err(|err| match err.code {
-                crate::kms::ErrorCode::InvalidCiphertext => {
-                    VolumeError::ConfigTampered(backing.join(CONFIG_FILE))
-                }
-                _ => VolumeError::Kms(err),
-            })?;
-        let name_key = NameKey::from_secret(&decrypted.plaintext)
-            .map_err(|_| VolumeError::ConfigTampered(backing.join(CONFIG_FILE)))?;
+        let name_key = unwrap_name_key(kms, caller, backing, &config)?;
         Ok(Volume {
             root: backing.to_path_buf(),
             volume_id: config.volume_id.to_string(),
+            current_key: Mutex::new((config.key_id, stamp)),
             config,
             name_key,
+            opened_by: caller.clone(),
         })
     }
 
@@ -195,8 +208,58 @@ impl Volume {
         &self.volume_id
     }
 
+    /// The key the volume is under, as last read from its config.
     pub fn key_id(&self) -> KeyId {
-        self.config.key_id
+        self.current_key.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+
+    /// The key a new file's data key is generated under. A mounted volume
+    /// follows a rewrap to another key: when the config file was replaced
+    /// since it was last read, it is read again, and its key adopted if its
+    /// wrapped name key unwraps (a Decrypt for whoever opened the volume) to
+    /// the name key in use — which only someone allowed to unwrap the name key
+    /// could have arranged. Otherwise the key stays, with a warning.
+    pub fn key_for_new_files(&self, kms: &Kms) -> KeyId {
+        let mut current = self.current_key.lock().unwrap_or_else(|e| e.into_inner());
+        let stamp = ConfigStamp::of(&self.root);
+        if stamp == current.1 {
+            return current.0;
+        }
+        match self.reread_key(kms) {
+            Ok(key_id) => {
+                if key_id != current.0 {
+                    log::info!(
+                        "{}: now under key {key_id} (was {})",
+                        self.root.display(),
+                        current.0
+                    );
+                }
+                current.0 = key_id;
+            }
+            Err(err) => log::warn!(
+                "{}: the replaced volume config is not adopted, new files stay under key {}: {err}",
+                self.root.display(),
+                current.0
+            ),
+        }
+        current.1 = stamp;
+        current.0
+    }
+
+    fn reread_key(&self, kms: &Kms) -> Result<KeyId, VolumeError> {
+        let config = Volume::read_config(&self.root)?;
+        let tampered = || VolumeError::ConfigTampered(self.root.join(CONFIG_FILE));
+        if config.volume_id != self.config.volume_id
+            || config.cipher != self.config.cipher
+            || config.chunk_size != self.config.chunk_size
+        {
+            return Err(tampered());
+        }
+        let name_key = unwrap_name_key(kms, &self.opened_by, &self.root, &config)?;
+        if !name_key.is_same_key(&self.name_key) {
+            return Err(tampered());
+        }
+        Ok(config.key_id)
     }
 
     /// The encryption context of one file's data key.
@@ -207,6 +270,30 @@ impl Volume {
             path,
         }
     }
+}
+
+/// The name key of the volume at `backing` whose config is `config`, unwrapped for `caller`.
+fn unwrap_name_key(
+    kms: &Kms,
+    caller: &Caller,
+    backing: &Path,
+    config: &VolumeConfig,
+) -> Result<NameKey, VolumeError> {
+    let decrypted = kms
+        .decrypt(
+            caller,
+            &config.wrapped_name_key,
+            &config.name_key_context(),
+            Some(&config.key_id.to_string()),
+        )
+        .map_err(|err| match err.code {
+            crate::kms::ErrorCode::InvalidCiphertext => {
+                VolumeError::ConfigTampered(backing.join(CONFIG_FILE))
+            }
+            _ => VolumeError::Kms(err),
+        })?;
+    NameKey::from_secret(&decrypted.plaintext)
+        .map_err(|_| VolumeError::ConfigTampered(backing.join(CONFIG_FILE)))
 }
 
 /// The key id a volume is created under, from any of the four names.

@@ -21,9 +21,11 @@
 //! [`object::HeaderLock`]), from reading its header to the synced write of
 //! the new one: the daemon takes the same lock to give a file a fresh header
 //! (O_TRUNC) and, shared, to read one for unwrapping, so it never sees half a
-//! header and a rewrap never puts an old key back over a fresh one. Files the
-//! daemon creates or truncates get fresh headers under the key it was
-//! mounted with: after moving to another key, rerun after remounting.
+//! header and a rewrap never puts an old key back over a fresh one. The
+//! daemon notices the replaced config at its next new data key and follows
+//! it to the target key ([`Volume::key_for_new_files`]); a file given its
+//! key in the very instant of the replacement may stay under the old key,
+//! and a rerun moves it.
 //! Must not import FUSE or the vault.
 
 use std::collections::HashSet;

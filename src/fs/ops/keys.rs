@@ -36,9 +36,11 @@ impl FsCore {
         let file_id = FileId::random().map_err(|e| FsError::Object(ObjectError::Random(e)))?;
         let file_id_hex = file_id.hex();
         let context = self.volume.file_context(&file_id_hex, path);
-        let key_id = self.volume.key_id();
         let (dek, wrapped_dek) = self
-            .kms(|kms| kms.generate_file_key(&caller, &key_id, &context))
+            .kms(|kms| {
+                let key_id = self.volume.key_for_new_files(kms);
+                kms.generate_file_key(&caller, &key_id, &context)
+            })
             .inspect_err(|e| log::info!("{path}: new data key refused: {e}"))?;
         let config = self.volume.config();
         let header = ObjectHeader {
