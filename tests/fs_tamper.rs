@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -15,24 +14,10 @@ use kmsfs::crypto::Cipher;
 use kmsfs::format::object::FixedHeader;
 use kmsfs::object::layout::Layout;
 
+use common::files_under;
 use common::mount::{pattern, MountedVolume};
 
 const CHUNK: usize = 4096;
-
-/// Every regular file under `dir`.
-fn files_under(dir: &Path) -> BTreeSet<PathBuf> {
-    let mut out = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let meta = path.symlink_metadata().unwrap();
-        if meta.is_dir() {
-            out.extend(files_under(&path));
-        } else if meta.is_file() {
-            out.insert(path);
-        }
-    }
-    out
-}
 
 /// A plaintext file written through the mount and its backing object.
 struct Written {

@@ -3,6 +3,7 @@
 
 pub mod mount;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -147,4 +148,19 @@ pub fn edit_gzip(path: &Path, from: &str, to: &str) {
 
 pub fn s(path: &Path) -> &str {
     path.to_str().unwrap()
+}
+
+/// Every regular file under `dir` (a backing directory's objects and sidecars).
+pub fn files_under(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = path.symlink_metadata().unwrap();
+        if meta.is_dir() {
+            out.extend(files_under(&path));
+        } else if meta.is_file() {
+            out.insert(path);
+        }
+    }
+    out
 }

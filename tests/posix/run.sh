@@ -23,16 +23,15 @@ getent group tests >/dev/null || groupadd --system tests
 getent passwd tests >/dev/null || useradd --system --gid tests --no-create-home --shell /usr/sbin/nologin tests
 nobody_group=$(id -gn nobody)
 
+# shellcheck source=tests/posix/mounts.sh
+source "$(dirname "$0")/mounts.sh"
+
 work=$(mktemp -d)
 out=${POSIX_OUT:-$(mktemp -d)}
 mkdir -p "$out"
 chmod 755 "$work" # the suite's other users must reach the mount points
 cleanup() {
-    local mnt
-    for mnt in "$work/kmsfs.mnt" "$work/gocryptfs.mnt"; do
-        if mountpoint -q "$mnt"; then umount "$mnt" || umount -l "$mnt"; fi
-    done
-    rm -rf "$work"
+    unmount_both
     echo "logs: $out/kmsfs.log $out/gocryptfs.log"
 }
 trap cleanup EXIT
@@ -52,23 +51,8 @@ allow_remount = false
 entries = [["nobody", "$nobody_group"], ["tests", "tests"]]
 EOF
 
-# kmsfs: a key-file vault, one key whose policy lets every user use it (the
-# suite runs as root, nobody, tests and other uids), one volume, mounted.
-export KMSFS_VAULT="$work/vault/vault.db"
-"$kmsfs" init >/dev/null
-"$kmsfs" key create --alias alias/posix >/dev/null
-"$kmsfs" --output json policy get --key-id alias/posix | jq -r .Policy | jq '.Statement += [{
-    "Sid": "Everyone may use the key (pjdfstest)", "Effect": "Allow", "Principal": "*",
-    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"}]' >"$work/policy.json"
-"$kmsfs" policy put --key-id alias/posix --policy-file "$work/policy.json" >/dev/null
-mkdir "$work/kmsfs.backing" "$work/kmsfs.mnt"
-"$kmsfs" volume create "$work/kmsfs.backing" --key-id alias/posix >/dev/null
-"$kmsfs" mount "$work/kmsfs.backing" "$work/kmsfs.mnt"
-
-# gocryptfs: the same shape (allow_other, kernel permission checks).
-mkdir "$work/gocryptfs.backing" "$work/gocryptfs.mnt"
-gocryptfs -q -init -scryptn 10 -extpass "echo posix" "$work/gocryptfs.backing"
-gocryptfs -q -nosyslog -allow_other -extpass "echo posix" "$work/gocryptfs.backing" "$work/gocryptfs.mnt"
+mount_kmsfs
+mount_gocryptfs
 
 # The EXDEV cases need a directory on another filesystem.
 mkdir "$work/secondary"
