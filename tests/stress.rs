@@ -177,8 +177,9 @@ fn with_watchdog(
         .map(|job| {
             let done = done.clone();
             thread::spawn(move || {
+                // Sent when the job returns or panics: a panic is not a hang.
+                let _done = Finished(done);
                 job();
-                let _ = done.send(());
             })
         })
         .collect();
@@ -200,6 +201,15 @@ fn with_watchdog(
     }
     for thread in threads {
         thread.join().expect("a worker thread panicked");
+    }
+}
+
+/// Tells the watchdog that a worker ended, however it ended.
+struct Finished(mpsc::Sender<()>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
     }
 }
 
