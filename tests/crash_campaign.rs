@@ -176,8 +176,7 @@ impl Worker {
         }
     }
 
-    fn pick<T: Clone>(&mut self, items: impl ExactSizeIterator<Item = T>) -> T {
-        let mut items = items;
+    fn pick<T>(&mut self, mut items: impl ExactSizeIterator<Item = T>) -> T {
         let n = self.rng.below(items.len() as u64) as usize;
         items.nth(n).unwrap()
     }
@@ -303,15 +302,15 @@ impl Worker {
     }
 
     fn mkdir(&mut self) -> OpResult {
-        let shallow: Vec<String> = self
-            .dirs
-            .iter()
-            .filter(|d| d.matches('/').count() < 1)
-            .cloned()
-            .collect();
         if self.dirs.len() > MAX_DIRS {
             return self.fsync();
         }
+        let shallow: Vec<String> = self
+            .dirs
+            .iter()
+            .filter(|d| !d.contains('/'))
+            .cloned()
+            .collect();
         let parent = self.pick(shallow.into_iter());
         self.names += 1;
         let dir = join(&parent, &format!("d{}", self.names));
