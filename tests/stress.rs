@@ -676,6 +676,8 @@ fn a_thousand_open_files_stay_within_the_memory_bound_and_are_released() {
     }
     let rss_reading = daemon.proc_status("VmRSS");
     let peak = daemon.proc_status("VmHWM");
+    // VmLck counts the whole mappings mlockall(MCL_ONFAULT) locked (thread
+    // stacks, malloc arenas), resident or not; VmRSS and VmHWM are what is in memory.
     let locked = daemon.proc_status("VmLck");
     drop(Arc::try_unwrap(open).expect("the readers are done"));
 
