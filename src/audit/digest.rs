@@ -17,7 +17,9 @@ use super::atomic::write_atomically;
 use super::layout::{unique16, TrailIdentity, TrailLayout, SIGNATURE_SUFFIX};
 use super::logfile::{gunzip_hash, gzip};
 use super::signing::{DigestSigner, SIGNATURE_ALGORITHM};
-use super::state::{parse_time, time_text, ChainHead, LogFileEntry, TrailState, HASH_ALGORITHM};
+use super::state::{
+    parse_time, time_text, ChainHead, LogFileEntry, TrailState, UnwrittenDigest, HASH_ALGORITHM,
+};
 use super::AuditError;
 
 /// The JSON of a digest file, fields in CloudTrail's order.
@@ -53,10 +55,14 @@ pub(super) fn signing_string(
     .into_bytes()
 }
 
-/// Writes the digest of everything delivered since the previous one, ending
-/// at `end`, and moves the chain head in `state` to it (the caller stores it).
+/// Makes the digest of everything delivered since the previous one, ending
+/// at `end`: moves the chain head in `state` to it and leaves its bytes in
+/// `state.unwritten_digest`. The caller stores the state, then writes the
+/// files with [`write_unwritten_digest`]; a crash between the two leaves the
+/// ledger naming a digest the next run writes, never a written digest the
+/// ledger does not know (which would be off the chain for good).
 /// Returns the digest's object name.
-pub(super) fn write_digest(
+pub(super) fn prepare_digest(
     layout: &TrailLayout,
     identity: &TrailIdentity,
     signer: &DigestSigner,
@@ -81,32 +87,53 @@ pub(super) fn write_digest(
         previous_digest_signature: head.map(|h| h.signature.clone()),
         log_files: files.clone(),
     };
-    let json = serde_json::to_vec(&document)
+    let json = serde_json::to_string(&document)
         .map_err(|e| AuditError::Ledger(format!("BUG: a digest does not serialize: {e}")))?;
-    let hash = hex::encode(Sha256::digest(&json));
+    let hash = hex::encode(Sha256::digest(json.as_bytes()));
     let signature = signer.sign_hex(&signing_string(
         &document.digest_end_time,
         &object,
         &hash,
         document.previous_digest_signature.as_deref(),
     ));
-    let path = layout.path_of(&object);
-    layout.create_parent(&path)?;
-    let compressed = gzip(&json).map_err(|source| AuditError::Deliver {
-        path: path.clone(),
-        source,
-    })?;
-    // The signature first: a digest never exists without it.
-    write_atomically(&signature_path(&path), format!("{signature}\n").as_bytes())?;
-    write_atomically(&path, &compressed)?;
     state.head = Some(ChainHead {
         object: object.clone(),
-        signature,
+        signature: signature.clone(),
         hash_value: hash,
         end_time: document.digest_end_time,
     });
     state.pending.clear();
+    state.unwritten_digest = Some(UnwrittenDigest {
+        object: object.clone(),
+        json,
+        signature,
+    });
     Ok(object)
+}
+
+/// Writes the files of `state.unwritten_digest`, if any, and clears it (the
+/// caller stores the state). Repeating it after a crash writes the same bytes.
+pub(super) fn write_unwritten_digest(
+    layout: &TrailLayout,
+    state: &mut TrailState,
+) -> Result<(), AuditError> {
+    let Some(digest) = &state.unwritten_digest else {
+        return Ok(());
+    };
+    let path = layout.path_of(&digest.object);
+    layout.create_parent(&path)?;
+    let compressed = gzip(digest.json.as_bytes()).map_err(|source| AuditError::Deliver {
+        path: path.clone(),
+        source,
+    })?;
+    // The signature first: a digest never exists without it.
+    write_atomically(
+        &signature_path(&path),
+        format!("{}\n", digest.signature).as_bytes(),
+    )?;
+    write_atomically(&path, &compressed)?;
+    state.unwritten_digest = None;
+    Ok(())
 }
 
 /// The newest (or oldest) of the files' event times, by parsed time.

@@ -51,6 +51,20 @@ pub(super) struct TrailState {
     pub(super) pending: Vec<LogFileEntry>,
     /// Set by prune: the oldest digest kept, whose predecessor was removed on purpose.
     pub(super) oldest_kept_digest: Option<String>,
+    /// The digest `head` names, stored here before its files are written and
+    /// cleared once they are: a run killed between the two leaves it for the
+    /// next run to write (docs/AUDIT.md, "How a digest is written").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) unwritten_digest: Option<UnwrittenDigest>,
+}
+
+/// A digest's object name, uncompressed JSON and hex signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct UnwrittenDigest {
+    pub(super) object: String,
+    pub(super) json: String,
+    pub(super) signature: String,
 }
 
 impl TrailState {

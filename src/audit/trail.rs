@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, Utc};
 
 use super::atomic::sync_dir_of;
-use super::digest::write_digest;
+use super::digest::{prepare_digest, write_unwritten_digest};
 use super::layout::{delivery_time_of, entries, unique16, TrailIdentity, TrailLayout, GZ_JSON};
 use super::lock::{FileLock, LockKind};
 use super::logfile::{for_each_raw, hash_uncompressed, write_log_file, LogSummary};
@@ -116,7 +116,8 @@ impl<'a> Trail<'a> {
         Ok(match state {
             None => true,
             Some(state) => {
-                self.digest_due(&state, now)
+                state.unwritten_digest.is_some()
+                    || self.digest_due(&state, now)
                     || self.roll_due(now)?
                     || !self.interrupted_rolls()?.is_empty()
             }
@@ -186,6 +187,8 @@ impl<'a> Trail<'a> {
                 state
             }
         };
+        // A digest the ledger already names, whose writer died before its files were written.
+        self.write_unwritten(&mut state)?;
         let mut report = TrailReport::default();
         for rolling in self.interrupted_rolls()? {
             report.log_files.extend(self.deliver(&rolling, &mut state)?);
@@ -199,11 +202,23 @@ impl<'a> Trail<'a> {
             || self.digest_due(&state, now)
             || (self.config.digest_every_roll && !report.log_files.is_empty());
         if digest_wanted {
-            let object = write_digest(&self.layout, &self.identity, self.signer, &mut state, now)?;
+            let object =
+                prepare_digest(&self.layout, &self.identity, self.signer, &mut state, now)?;
             state.store(self.ledger)?;
+            self.write_unwritten(&mut state)?;
             report.digests.push(object);
         }
         Ok(report)
+    }
+
+    /// Writes the digest the ledger names but the trail may lack, then
+    /// tells the ledger it is written.
+    fn write_unwritten(&self, state: &mut TrailState) -> Result<(), AuditError> {
+        if state.unwritten_digest.is_none() {
+            return Ok(());
+        }
+        write_unwritten_digest(&self.layout, state)?;
+        state.store(self.ledger)
     }
 
     /// Moves the active log into `rolling/`, named after the log file it will

@@ -182,8 +182,9 @@ pub struct FsckArgs {
     after_long_help = "Without --foreground, kmsfs starts the daemon in the background and exits 0 once the \
                        mount is usable, or prints the daemon's one error line and exits non-zero (no volume, \
                        vault locked, key disabled or pending deletion, mountpoint missing, not a directory or \
-                       busy). The daemon unmounts cleanly on SIGINT, SIGTERM and SIGHUP (lazily if busy). \
-                       Opening the volume is a Decrypt request by the mounting user; every later open of a \
+                       busy). The daemon unmounts cleanly on SIGINT, SIGTERM and SIGHUP (lazily if busy); on \
+                       SIGUSR1 it logs one line, `kmsfs status: handles=N dirs=D data_keys=M nodes=K` \
+                       (docs/OPERATIONS.md). Opening the volume is a Decrypt request by the mounting user; every later open of a \
                        file is a request by the user who opens it."
 )]
 pub struct MountArgs {

@@ -111,7 +111,7 @@ fn launch_daemon(cli: &Cli, vault: &Path, args: &MountArgs) -> Result<(), CliErr
 /// Opens the volume and serves it until unmounted.
 fn serve(cli: &Cli, vault: &Path, args: &MountArgs, ready: ReadySignal) -> Result<(), CliError> {
     // Before anything starts a thread that a termination signal could kill.
-    mount::block_termination_signals()?;
+    mount::block_daemon_signals()?;
     // Before any key is unwrapped: no core file and no swap may hold one.
     sys::protect_key_memory();
     // The cheap checks first: no key is used for a mount that cannot happen.
@@ -150,7 +150,8 @@ fn serve(cli: &Cli, vault: &Path, args: &MountArgs, ready: ReadySignal) -> Resul
         allow_other: !args.no_allow_other,
         default_permissions: !args.no_default_permissions,
     };
-    mount::serve(fs, &args.mountpoint, &options, ready)?;
+    let status = fs.status_probe();
+    mount::serve(fs, &args.mountpoint, &options, ready, status)?;
     drop(mount_audit);
     Ok(())
 }

@@ -39,6 +39,11 @@ impl<T> HandleTable<T> {
     pub fn remove(&self, id: HandleId) -> Option<Arc<T>> {
         self.lock().remove(&id)
     }
+
+    /// How many handles are open.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
 }
 
 #[cfg(test)]
@@ -54,6 +59,7 @@ mod tests {
         assert_eq!(table.get(a).as_deref(), Some(&"a"));
         assert_eq!(table.remove(a).as_deref(), Some(&"a"));
         assert!(table.get(a).is_none());
+        assert_eq!(table.len(), 1);
         assert!(table.remove(a).is_none());
         assert_eq!(table.get(b).as_deref(), Some(&"b"));
         // A released number is not handed out again.

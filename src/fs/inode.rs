@@ -117,6 +117,16 @@ impl<T> InodeTable<T> {
         }
     }
 
+    /// Every node the table holds, the root included (a snapshot: the table
+    /// is not locked while the caller looks at them).
+    pub fn all(&self) -> Vec<Arc<T>> {
+        self.lock()
+            .nodes
+            .values()
+            .map(|slot| Arc::clone(&slot.node))
+            .collect()
+    }
+
     /// How many nodes the table holds, the root included.
     #[cfg(test)]
     fn len(&self) -> usize {
@@ -268,6 +278,7 @@ mod tests {
             worker.join().unwrap();
         }
         assert_eq!(t.len(), 101);
+        assert_eq!(t.all().len(), 101);
         for ino in 10..110 {
             assert_eq!(t.lookups(ino), Some(4));
             t.forget(ino, 4);

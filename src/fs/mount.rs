@@ -1,6 +1,6 @@
 //! Serving a filesystem at a mount point: the checks before mounting, the
-//! multi-threaded fuser session, readiness once the mount is live, and a clean
-//! unmount on SIGINT, SIGTERM or SIGHUP. Knows nothing of volumes, keys or the
+//! multi-threaded fuser session, readiness once the mount is live, a clean
+//! unmount on SIGINT, SIGTERM or SIGHUP, and a status line on SIGUSR1. Knows nothing of volumes, keys or the
 //! CLI: must not import `kms`, `vault`, `volume` or `cli`.
 
 use std::fmt;
@@ -18,7 +18,17 @@ use fuser::{Config, Filesystem, MountOption, Session, SessionACL};
 
 use super::mountinfo::{self, KMSFS_FS_TYPE};
 use super::unmount;
-use crate::sys::{self, TerminationSignals};
+use crate::sys::{self, DaemonSignals, STATUS_SIGNAL};
+
+/// What the daemon says about itself on SIGUSR1 (docs/OPERATIONS.md): one
+/// line, logged as `kmsfs status: <line>`.
+pub struct StatusProbe(Box<dyn Fn() -> String + Send>);
+
+impl StatusProbe {
+    pub fn new(line: impl Fn() -> String + Send + 'static) -> StatusProbe {
+        StatusProbe(Box::new(line))
+    }
+}
 
 /// How to mount.
 #[derive(Debug, Clone)]
@@ -193,17 +203,19 @@ fn is_dead_mount(err: &io::Error) -> bool {
 
 /// Mounts `fs` on `mountpoint` and serves it with several threads until it is
 /// unmounted (`kmsfs umount`, umount(8), or a termination signal, which
-/// unmounts, lazily if busy). `ready` runs once the mount answers.
+/// unmounts, lazily if busy). `ready` runs once the mount answers; `status`
+/// at each SIGUSR1.
 ///
-/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread; a caller that starts
-/// threads before calling this must call [`block_termination_signals`] first.
+/// Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in the calling thread; a caller
+/// that starts threads before calling this must call [`block_daemon_signals`] first.
 pub fn serve<F: Filesystem>(
     fs: F,
     mountpoint: &Path,
     options: &MountOptions,
     ready: ReadySignal,
+    status: StatusProbe,
 ) -> Result<(), MountError> {
-    let signals = block_termination_signals()?;
+    let signals = block_daemon_signals()?;
     let target = check_mountpoint(mountpoint, &options.backing)?;
     let options = &MountOptions {
         backing: target.backing.clone(),
@@ -238,7 +250,7 @@ pub fn serve<F: Filesystem>(
         let (path, ended) = (target.path.clone(), ended.clone());
         thread::Builder::new()
             .name("kmsfs-signals".into())
-            .spawn(move || stop_on_signal(&signals, &path, &ended))
+            .spawn(move || stop_on_signal(&signals, &path, &ended, &status))
             .map_err(|e| unmount_after(&target.path, e))?
     };
 
@@ -266,10 +278,11 @@ fn unmount_after(path: &Path, error: io::Error) -> MountError {
     MountError::Session(error)
 }
 
-/// Blocks SIGINT, SIGTERM and SIGHUP in this thread and the threads it starts,
-/// so that [`serve`] can turn them into an unmount. Safe to call again.
-pub fn block_termination_signals() -> Result<TerminationSignals, MountError> {
-    TerminationSignals::block().map_err(MountError::Session)
+/// Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in this thread and the threads
+/// it starts, so that [`serve`] can turn them into an unmount or a status
+/// line. Safe to call again.
+pub fn block_daemon_signals() -> Result<DaemonSignals, MountError> {
+    DaemonSignals::block().map_err(MountError::Session)
 }
 
 /// Mounts and answers the kernel's INIT.
@@ -387,13 +400,19 @@ fn wait_until_live(path: &Path, device_before: u64, ended: &AtomicBool) -> Resul
     }
 }
 
-/// Unmounts at the first termination signal, until the session has ended.
-fn stop_on_signal(signals: &TerminationSignals, path: &Path, ended: &AtomicBool) {
+/// Unmounts at the first termination signal, until the session has ended;
+/// logs the status line at each SIGUSR1 (at warning level, so that the
+/// default log level shows it).
+fn stop_on_signal(signals: &DaemonSignals, path: &Path, ended: &AtomicBool, status: &StatusProbe) {
     let mut stopping = false;
     while !ended.load(Ordering::SeqCst) {
         let Some(signal) = signals.wait(Duration::from_millis(200)) else {
             continue;
         };
+        if signal == STATUS_SIGNAL {
+            log::warn!("kmsfs status: {}", (status.0)());
+            continue;
+        }
         if stopping {
             log::warn!("signal {signal}: already unmounting {}", path.display());
             continue;

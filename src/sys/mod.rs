@@ -13,7 +13,7 @@ pub use hygiene::{disable_core_dumps, is_dumpable, lock_memory, protect_key_memo
 pub use lock::{FileLock, LockKind};
 pub use process::{
     adopt_inherited_fd, effective_uid, is_busy, mount_fuse, new_session, pipe, real_ids,
-    set_inheritable, set_umask, unmount, TerminationSignals,
+    set_inheritable, set_umask, unmount, DaemonSignals, STATUS_SIGNAL,
 };
 pub use signals::{catch_interrupts, interrupted};
 pub use syslog::install_syslog_logger;

@@ -129,23 +129,27 @@ pub fn is_busy(err: &io::Error) -> bool {
     err.raw_os_error() == Some(libc::EBUSY)
 }
 
-/// SIGINT, SIGTERM and SIGHUP, blocked so that one thread can wait for them
-/// (see [`TerminationSignals::block`]).
-pub struct TerminationSignals {
+/// The signal that asks the mount daemon for its status line (SIGUSR1).
+pub const STATUS_SIGNAL: i32 = libc::SIGUSR1;
+
+/// The signals the mount daemon handles in one thread: SIGINT, SIGTERM and
+/// SIGHUP (unmount) and [`STATUS_SIGNAL`], blocked so that one thread can wait
+/// for them (see [`DaemonSignals::block`]).
+pub struct DaemonSignals {
     set: libc::sigset_t,
 }
 
-impl TerminationSignals {
-    /// Blocks the termination signals in the calling thread and in every thread it
+impl DaemonSignals {
+    /// Blocks the daemon's signals in the calling thread and in every thread it
     /// starts afterwards. Call it before any thread exists, so that no thread is
     /// left where the default action (death without unmounting) could strike.
-    pub fn block() -> io::Result<TerminationSignals> {
+    pub fn block() -> io::Result<DaemonSignals> {
         // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialize it.
         let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
         // SAFETY: set is a valid sigset_t for these calls.
         unsafe {
             libc::sigemptyset(&mut set);
-            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, STATUS_SIGNAL] {
                 libc::sigaddset(&mut set, signal);
             }
         }
@@ -154,7 +158,7 @@ impl TerminationSignals {
         if rc != 0 {
             return Err(io::Error::from_raw_os_error(rc));
         }
-        Ok(TerminationSignals { set })
+        Ok(DaemonSignals { set })
     }
 
     /// Waits up to `timeout` for one of the signals; returns its number.

@@ -1,6 +1,7 @@
 //! Shared helpers for tests that drive the real `kmsfs` binary.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod crash;
 pub mod mount;
 
 use std::collections::BTreeSet;

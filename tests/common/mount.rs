@@ -148,6 +148,33 @@ impl MountedVolume {
         );
     }
 
+    /// `kmsfs mount BACKING MNT --foreground` (with `mount_flags`) as a child
+    /// process, its stderr (the daemon's log) piped to the caller; returns
+    /// once the mount is live. The child is the daemon.
+    pub fn mount_foreground(&mut self) -> std::process::Child {
+        let mut args = vec!["mount", s(&self.backing), s(&self.mnt), "--foreground"];
+        args.extend(self.mount_flags.iter().map(String::as_str));
+        let mut child = self
+            .sandbox
+            .command()
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.is_mounted() {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("kmsfs mount --foreground ended before mounting: {status}");
+            }
+            assert!(Instant::now() < deadline, "the mount did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.mounted = true;
+        child
+    }
+
     /// `kmsfs mount` as it is, for tests of its failures.
     pub fn try_mount(&self) -> Output {
         let mut args = vec!["mount", s(&self.backing), s(&self.mnt)];

@@ -125,3 +125,40 @@ fn boundaries_are_multiples_of_the_interval() {
         "2026-11-24T09:00:00+00:00"
     );
 }
+
+#[test]
+fn a_digest_run_killed_before_or_after_writing_its_files_leaves_a_trail_that_verifies() {
+    let mut trail = TestTrail::new();
+    trail.append(2);
+    trail.flush(true);
+    // Killed after the ledger took the new chain head, before the files were written.
+    trail.append(2);
+    trail.flush(false);
+    let mut state = trail.state();
+    let layout = TrailLayout::new(&trail.dir);
+    let identity = trail.trail().identity.clone();
+    let object =
+        prepare_digest(&layout, &identity, &trail.signer, &mut state, Utc::now()).expect("prepare");
+    state.store(&trail.ledger).expect("store");
+    assert!(!trail.path(&object).exists());
+    // The next run writes it, with the log file the ledger listed as pending.
+    trail.trail().run_due(Utc::now()).expect("run");
+    assert!(trail.path(&object).exists());
+    assert_eq!(trail.state().unwritten_digest, None);
+    let verified = trail.verify();
+    assert!(verified.all_valid(), "{}", verified.to_text());
+    // Killed after writing the files, before the ledger heard: written again, same bytes.
+    trail.append(1);
+    trail.flush(false);
+    let mut state = trail.state();
+    let object =
+        prepare_digest(&layout, &identity, &trail.signer, &mut state, Utc::now()).expect("prepare");
+    state.store(&trail.ledger).expect("store");
+    write_unwritten_digest(&layout, &mut state).expect("write");
+    let written = fs::read(trail.path(&object)).expect("read");
+    trail.flush(true);
+    assert_eq!(fs::read(trail.path(&object)).expect("read"), written);
+    let verified = trail.verify();
+    assert!(verified.all_valid(), "{}", verified.to_text());
+    assert_eq!(verified.to_text().matches("Digest file").count(), 4);
+}

@@ -7,6 +7,7 @@ mod convert;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fuser::{
@@ -23,6 +24,7 @@ use crate::volume::Volume;
 use super::backing::{self, RenameMode};
 use super::caller::Requester;
 use super::error::FsError;
+use super::mount::StatusProbe;
 use super::ops::{FsCore, FsOptions};
 use super::types::{Attr, SetAttr};
 use convert::{errno, file_attr, file_type, time_set};
@@ -34,15 +36,21 @@ const GENERATION: Generation = Generation(0);
 
 /// A volume served as a FUSE filesystem.
 pub struct EncryptedFs {
-    core: FsCore,
+    core: Arc<FsCore>,
 }
 
 impl EncryptedFs {
     /// Serves `volume`, asking `kms` for the data key of each file opened.
     pub fn new(volume: Volume, kms: Kms, options: FsOptions) -> Result<EncryptedFs, FsError> {
         Ok(EncryptedFs {
-            core: FsCore::new(volume, kms, options)?,
+            core: Arc::new(FsCore::new(volume, kms, options)?),
         })
+    }
+
+    /// The daemon's status line (handles, data keys, nodes) for SIGUSR1.
+    pub fn status_probe(&self) -> StatusProbe {
+        let core = Arc::clone(&self.core);
+        StatusProbe::new(move || core.status().to_string())
     }
 }
 

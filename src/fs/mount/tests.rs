@@ -80,7 +80,13 @@ impl Served {
         let path = mnt.to_path_buf();
         let server = thread::spawn(move || {
             let ready = ReadySignal::new(move || tx.send(()).unwrap());
-            serve(EmptyRoot, &path, &options, ready)
+            serve(
+                EmptyRoot,
+                &path,
+                &options,
+                ready,
+                StatusProbe::new(String::new),
+            )
         });
         if rx.recv_timeout(Duration::from_secs(30)).is_err() {
             panic!("not ready: {:?}", server.join());

@@ -3,7 +3,8 @@
 //! `dir` (lookup, listing, mkdir, mknod, unlink, rmdir, rename), `file`
 //! (create, open, read, write, truncate, sync, release), `keys` (their KMS
 //! requests and integrity records), `attr` (getattr, setattr, statfs,
-//! access), `link` (symlinks and hard links).
+//! access), `link` (symlinks and hard links), `status` (what the daemon
+//! holds, for its SIGUSR1 status line).
 //!
 //! Locking: the inode and handle tables lock for a map operation only; a
 //! file's read/write lock is held across its object's crypto and I/O and
@@ -17,6 +18,7 @@ mod dir;
 mod file;
 mod keys;
 mod link;
+mod status;
 #[cfg(test)]
 mod tests;
 

@@ -427,3 +427,36 @@ fn a_header_that_does_not_parse_is_eio_and_recorded_at_open() {
     assert_eq!(f.content(id), b"content");
     assert_eq!(f.records("IntegrityCheckFailed").len(), 1);
 }
+
+#[test]
+fn the_status_counts_handles_and_data_keys_until_they_are_released() {
+    use crate::fs::ops::status::FsStatus;
+    let f = fixture();
+    let idle = f.fs.status();
+    assert_eq!((idle.handles, idle.data_keys), (0, 0), "{idle}");
+    let (attr, first) = f.create(ROOT_ID, "f");
+    let second = f.fs.open(&owner(), attr.id, flags(false)).unwrap();
+    let other = f.file_with("g", b"g");
+    let other_fh = f.fs.open(&owner(), other, flags(false)).unwrap();
+    let busy = f.fs.status();
+    assert_eq!(
+        busy,
+        FsStatus {
+            handles: 3,
+            dirs: 0,
+            data_keys: 2,
+            nodes: idle.nodes + 2,
+        }
+    );
+    assert_eq!(
+        busy.to_string(),
+        format!("handles=3 dirs=0 data_keys=2 nodes={}", idle.nodes + 2)
+    );
+    f.fs.release(first).unwrap();
+    assert_eq!(f.fs.status().data_keys, 2, "one handle of f is still open");
+    for fh in [second, other_fh] {
+        f.fs.release(fh).unwrap();
+    }
+    let after = f.fs.status();
+    assert_eq!((after.handles, after.data_keys), (0, 0), "{after}");
+}
