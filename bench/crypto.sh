@@ -4,8 +4,11 @@
 # and each chunk case's ratio to openssl at the same size.
 # Usage: bench/crypto.sh [--quick] [criterion filter]
 # --quick measures each case for 1 s instead of criterion's default 5 s.
-# Both sides are wall-clock rates (`openssl speed -elapsed`; without it openssl
-# divides by its user CPU time, which flatters it on a loaded machine).
+# Last, the target case (AES-256-GCM at 64 KiB) head to head: openssl and the
+# crypto core's seal and open alternate 3 times, 1 s each, each round's ratio printed.
+# Both sides are rates per CPU-second (the bench thread's CPU time; openssl
+# speed's user CPU time, its default), so that other jobs on a shared machine
+# do not skew the ratio the way wall-clock rates would.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -24,21 +27,27 @@ echo "cpus: $(nproc); AES-NI: $(grep -qw aes /proc/cpuinfo && echo yes || echo n
      "VAES: $(grep -qw vaes /proc/cpuinfo && echo yes || echo no);" \
      "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-echo "== kmsfs crypto core (criterion, median, MiB/s)"
+echo "== kmsfs crypto core (criterion, median, MiB per CPU-second)"
 # shellcheck disable=SC2086 # criterion_args is a list of words
-cargo bench --bench crypto -- $criterion_args "$@" 2>/dev/null |
+# Criterion's output on stdin as "name MiB/s" lines.
+criterion_rates() {
     awk '/^(chunk|object)\// { name = $1 }
          /thrpt:/ && $4 !~ /%/ { v = $4; u = $5
              if (u ~ /^GiB/) v *= 1024; else if (u ~ /^KiB/) v /= 1024; else if (u ~ /^B\//) v /= 1048576
-             printf "%s %.1f\n", name, v }' >> "$rates"
+             printf "%s %.1f\n", name, v }'
+}
+# openssl's rate of cipher $1 on $2-byte blocks for $3 seconds, MiB per CPU-second.
+openssl_rate() {
+    openssl speed -seconds "$3" -bytes "$2" -evp "$1" 2>/dev/null | tail -1 |
+        awk '{ kb = $NF; sub(/k$/, "", kb); printf "%.1f\n", kb * 1000 / 1048576 }'
+}
+cargo bench --bench crypto -- $criterion_args "$@" 2>/dev/null | criterion_rates >> "$rates"
 awk '{ printf "%-44s %10.1f MiB/s\n", $1, $2 }' "$rates"
 
-echo "== ceiling: $(openssl version), openssl speed -elapsed"
+echo "== ceiling: $(openssl version), openssl speed (MiB per CPU-second)"
 for cipher in aes-256-gcm chacha20-poly1305; do
     for bytes in 4096 65536 1048576; do
-        openssl speed -elapsed -seconds 2 -bytes "$bytes" -evp "$cipher" 2>/dev/null | tail -1 |
-            awk -v c="$cipher" -v b="$bytes" '{ kb = $NF; sub(/k$/, "", kb);
-                printf "openssl/%s/%s %.1f\n", c, b, kb * 1000 / 1048576 }'
+        echo "openssl/$cipher/$bytes $(openssl_rate "$cipher" "$bytes" 2)"
     done
 done | tee -a "$rates" | awk '{ printf "%-44s %10.1f MiB/s\n", $1, $2 }'
 
@@ -50,3 +59,12 @@ awk '{ rate[$1] = $2; order[n++] = $1 }
          c = p[2] == "xchacha20-poly1305" ? "chacha20-poly1305" : p[2]
          ceiling = rate["openssl/" c "/" p[4]]
          if (ceiling > 0) printf "%-44s %9.0f %%\n", name, 100 * rate[name] / ceiling } }' "$rates"
+
+echo "== head to head, AES-256-GCM at 64 KiB (MiB/s; crypto core / openssl)"
+for round in 1 2 3; do
+    ceiling=$(openssl_rate aes-256-gcm 65536 1)
+    cargo bench --bench crypto -- --warm-up-time 1 --measurement-time 1 \
+        '^chunk/aes-256-gcm/(seal|open)/65536$' 2>/dev/null | criterion_rates |
+        awk -v r="$round" -v c="$ceiling" '{ printf "round %s: %-32s %8.1f vs openssl %8.1f: %4.0f %%\n",
+            r, $1, $2, c, 100 * $2 / c }'
+done
