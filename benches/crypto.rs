@@ -3,10 +3,16 @@
 //! writes and reads through `object::Object` on a real temporary file (page
 //! cache, no fsync). `cargo bench --bench crypto`; `bench/crypto.sh` prints
 //! `openssl speed` beside it as the ceiling.
+//!
+//! Time is the benchmarking thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, user
+//! and kernel), like `openssl speed`'s
+//! default, so that a machine shared with other jobs slows neither side of the
+//! ratio: throughputs are MiB per CPU-second.
 
 use std::fs::{File, OpenOptions};
 use std::hint::black_box;
 
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tempfile::TempDir;
 
@@ -23,11 +29,71 @@ const OBJECT_BYTES: usize = 16 * 1024 * KIB;
 /// The size of one write(2) or read(2) the kernel hands a FUSE daemon at most.
 const REQUEST_BYTES: usize = 1024 * KIB;
 
+/// The calling thread's CPU time so far, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+/// Criterion's measurement: the thread's CPU time, in nanoseconds.
+struct CpuTime;
+
+impl Measurement for CpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns() - start
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuTimeFormatter
+    }
+}
+
+/// CPU nanoseconds as such, throughputs always in MiB per CPU-second.
+struct CpuTimeFormatter;
+
+impl ValueFormatter for CpuTimeFormatter {
+    fn scale_values(&self, _typical: f64, _values: &mut [f64]) -> &'static str {
+        "ns (CPU)"
+    }
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        per_iter: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        let bytes = match *per_iter {
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => n as f64,
+            _ => unreachable!("BUG: the crypto benches measure bytes"),
+        };
+        for ns in values {
+            *ns = bytes * 1e9 / *ns / (1024.0 * 1024.0);
+        }
+        "MiB/s"
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
 fn content_key(cipher: Cipher) -> ContentKey {
     ContentKey::new(&DataKey::generate().expect("random data key"), cipher)
 }
 
-fn seal_and_open(c: &mut Criterion) {
+fn seal_and_open(c: &mut Criterion<CpuTime>) {
     for cipher in Cipher::ALL {
         let key = content_key(cipher);
         let aad = [7u8; 34];
@@ -103,7 +169,7 @@ impl BenchObject {
     }
 }
 
-fn whole_object(c: &mut Criterion) {
+fn whole_object(c: &mut Criterion<CpuTime>) {
     let data = vec![0xa5u8; REQUEST_BYTES];
     for cipher in Cipher::ALL {
         let mut group = c.benchmark_group(format!("object/{}", cipher.name()));
@@ -139,5 +205,9 @@ fn whole_object(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, seal_and_open, whole_object);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = seal_and_open, whole_object
+}
 criterion_main!(benches);

@@ -21,6 +21,8 @@ const HOMES: &[(&str, &str)] = &[
     ("rusqlite::", "vault"),
     ("aes_gcm::", "crypto"),
     ("chacha20poly1305::", "crypto"),
+    ("aws_lc_rs::", "crypto"),
+    ("chacha20::", "crypto"),
     ("aes_siv::", "crypto"),
     ("argon2::", "crypto"),
     ("ed25519_dalek::", "audit"),

@@ -2,34 +2,51 @@
 //! sealing and opening chunk frames in place (docs/FORMAT.md, "Chunks").
 //! A frame is `nonce ‖ ciphertext ‖ tag`, exactly as it lies on disk.
 //! Must not import anything outside `crypto`.
+//!
+//! Both ciphers run on AWS-LC (aws-lc-rs), whose assembly keeps up with
+//! openssl. XChaCha20-Poly1305 is HChaCha20 (RustCrypto's `chacha20`) giving a
+//! subkey per nonce, then AWS-LC's ChaCha20-Poly1305 under that subkey
+//! (draft-irtf-cfrg-xchacha, the construction RustCrypto's XChaCha20Poly1305
+//! implements: the frames are the same bytes). Key schedules and subkeys live
+//! in contexts AWS-LC allocates with `OPENSSL_malloc` and releases with
+//! `EVP_AEAD_CTX_free`, whose `OPENSSL_free` wipes the whole allocation
+//! (`OPENSSL_cleanse`) before freeing it (docs/SECURITY.md).
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce as GcmNonce, Tag};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use aws_lc_rs::aead::{
+    Aad, LessSafeKey, Nonce as LcNonce, UnboundKey, AES_256_GCM, CHACHA20_POLY1305,
+};
+use chacha20::cipher::consts::U10;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::{random_bytes, Cipher, CryptoError, DataKey, TAG_LEN};
 
-/// The longest nonce of any content cipher (XChaCha20's 192 bits).
-const MAX_NONCE_LEN: usize = 24;
+/// XChaCha20's nonce: the first 16 bytes feed HChaCha20, the last 8 the
+/// ChaCha20-Poly1305 nonce under the subkey.
+const HCHACHA_INPUT_LEN: usize = 16;
 
-/// A file's data key, ready to seal and open that file's chunks. The cipher
-/// objects zeroize their key schedules on drop (the `zeroize` features enabled
-/// in Cargo.toml); no Clone, no Debug.
+/// A file's data key, ready to seal and open that file's chunks. The AES key
+/// schedule is wiped on drop (AWS-LC's `OPENSSL_free`), the XChaCha key is a
+/// zeroizing [`DataKey`]; no Clone, no Debug.
 pub struct ContentKey(Prepared);
 
 enum Prepared {
-    // Boxed: its key schedule (about 1 KiB) would make every key that large.
-    Aes256Gcm(Box<Aes256Gcm>),
-    XChaCha20Poly1305(XChaCha20Poly1305),
+    // Its key schedule is on AWS-LC's heap, never in this value.
+    Aes256Gcm(LessSafeKey),
+    // ChaCha has no key schedule: each frame derives its subkey from the nonce.
+    XChaCha20Poly1305(DataKey),
 }
 
 impl ContentKey {
     /// Runs the key schedule of `cipher` for `dek` once.
     pub fn new(dek: &DataKey, cipher: Cipher) -> ContentKey {
-        let key = dek.expose().into();
         ContentKey(match cipher {
-            Cipher::Aes256Gcm => Prepared::Aes256Gcm(Box::new(Aes256Gcm::new(key))),
-            Cipher::XChaCha20Poly1305 => Prepared::XChaCha20Poly1305(XChaCha20Poly1305::new(key)),
+            Cipher::Aes256Gcm => Prepared::Aes256Gcm(LessSafeKey::new(
+                UnboundKey::new(&AES_256_GCM, dek.expose())
+                    .expect("BUG: a DataKey is 32 bytes, AES-256's key length"),
+            )),
+            Cipher::XChaCha20Poly1305 => Prepared::XChaCha20Poly1305(
+                DataKey::from_slice(dek.expose()).expect("BUG: a DataKey's bytes make a DataKey"),
+            ),
         })
     }
 
@@ -53,23 +70,18 @@ impl ContentKey {
         let (nonce, rest) = frame.split_at_mut(nonce_len);
         let (body, tag_slot) = rest.split_at_mut(rest.len() - TAG_LEN);
         random_bytes(nonce)?;
-        let tag = match &self.0 {
-            Prepared::Aes256Gcm(aead) => {
-                aead.encrypt_in_place_detached(GcmNonce::from_slice(nonce), aad, body)
-            }
-            Prepared::XChaCha20Poly1305(aead) => {
-                aead.encrypt_in_place_detached(XNonce::from_slice(nonce), aad, body)
-            }
-        }
+        let (aead, nonce) = self.aead_for(nonce)?;
         // Only a body beyond the AEAD's limit (64 GiB) fails; chunks are at most 1 MiB.
-        .map_err(|_| CryptoError::Authentication)?;
-        tag_slot.copy_from_slice(&tag);
+        let tag = aead
+            .seal_in_place_separate_tag(nonce, Aad::from(aad), body)
+            .map_err(|_| CryptoError::Authentication)?;
+        tag_slot.copy_from_slice(tag.as_ref());
         Ok(())
     }
 
     /// `open[DEK](frame, aad)` in place: on success the plaintext, which is the
-    /// middle of `frame`; on failure `frame` holds ciphertext only and nothing
-    /// unauthenticated is revealed.
+    /// middle of `frame`; on failure `frame` holds no plaintext (the ciphertext,
+    /// or zeroes where AWS-LC wiped the body): nothing unauthenticated is revealed.
     pub fn open_frame<'f>(
         &self,
         aad: &[u8],
@@ -79,29 +91,56 @@ impl ContentKey {
         if frame.len() < nonce_len + TAG_LEN {
             return Err(CryptoError::Authentication);
         }
-        let (nonce_bytes, rest) = frame.split_at_mut(nonce_len);
-        let (body, tag_bytes) = rest.split_at_mut(rest.len() - TAG_LEN);
-        // Copied so that the borrow of `frame` ends in `body`.
-        let mut nonce = [0u8; MAX_NONCE_LEN];
-        nonce[..nonce_len].copy_from_slice(nonce_bytes);
-        let tag = Tag::clone_from_slice(tag_bytes);
-        match &self.0 {
-            Prepared::Aes256Gcm(aead) => aead.decrypt_in_place_detached(
-                GcmNonce::from_slice(&nonce[..nonce_len]),
-                aad,
-                body,
-                &tag,
-            ),
-            Prepared::XChaCha20Poly1305(aead) => aead.decrypt_in_place_detached(
-                XNonce::from_slice(&nonce[..nonce_len]),
-                aad,
-                body,
-                &tag,
-            ),
-        }
-        .map_err(|_| CryptoError::Authentication)?;
-        Ok(body)
+        let (nonce, rest) = frame.split_at_mut(nonce_len);
+        let (aead, nonce) = self.aead_for(nonce)?;
+        // AWS-LC zeroes the body when the tag does not verify.
+        aead.open_in_place(nonce, Aad::from(aad), rest)
+            .map_err(|_| CryptoError::Authentication)
     }
+
+    /// The AWS-LC key and 96-bit nonce that seal or open the frame whose nonce
+    /// is `frame_nonce`: the prepared AES key, or XChaCha's subkey for it.
+    fn aead_for(&self, frame_nonce: &[u8]) -> Result<(AeadKey<'_>, LcNonce), CryptoError> {
+        match &self.0 {
+            Prepared::Aes256Gcm(aead) => Ok((AeadKey::Prepared(aead), gcm_nonce(frame_nonce)?)),
+            Prepared::XChaCha20Poly1305(dek) => {
+                let (input, tail) = frame_nonce.split_at(HCHACHA_INPUT_LEN);
+                let mut derived = chacha20::hchacha::<U10>(dek.expose().into(), input.into());
+                let subkey = Zeroizing::new(<[u8; 32]>::from(derived));
+                derived.as_mut_slice().zeroize();
+                let aead = LessSafeKey::new(
+                    UnboundKey::new(&CHACHA20_POLY1305, subkey.as_slice())
+                        .expect("BUG: HChaCha20 gives a 32-byte key"),
+                );
+                let mut nonce = [0u8; 12];
+                nonce[12 - tail.len()..].copy_from_slice(tail);
+                Ok((AeadKey::Derived(aead), gcm_nonce(&nonce)?))
+            }
+        }
+    }
+}
+
+/// The AWS-LC key of one frame: borrowed from the [`ContentKey`], or derived
+/// for this frame alone (wiped when dropped).
+enum AeadKey<'k> {
+    Prepared(&'k LessSafeKey),
+    Derived(LessSafeKey),
+}
+
+impl std::ops::Deref for AeadKey<'_> {
+    type Target = LessSafeKey;
+
+    fn deref(&self) -> &LessSafeKey {
+        match self {
+            AeadKey::Prepared(key) => key,
+            AeadKey::Derived(key) => key,
+        }
+    }
+}
+
+/// AWS-LC's view of a 96-bit nonce.
+fn gcm_nonce(bytes: &[u8]) -> Result<LcNonce, CryptoError> {
+    LcNonce::try_assume_unique_for_key(bytes).map_err(|_| CryptoError::InvalidNonceLength)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The cryptographic core: AEAD seal/open for both ciphers, key newtypes, the
-//! passphrase KDF and the OS random source. The only user of aes-gcm,
-//! chacha20poly1305, aes-siv and argon2. Knows nothing of FUSE, SQLite or the KMS.
+//! passphrase KDF and the OS random source. The only user of aes-gcm, aws-lc-rs,
+//! chacha20, chacha20poly1305, aes-siv and argon2. Knows nothing of FUSE, SQLite or the KMS.
 
 mod chunk;
 mod names;
