@@ -1,14 +1,15 @@
 //! The KMS requests the filesystem makes per file, on a real vault and audit
 //! log in a temporary directory: GenerateDataKey (every create and O_TRUNC
 //! open) and Decrypt (every open of an existing file), each with its policy
-//! check and its audit record written before the answer.
+//! check and its audit record written before the answer; and that record
+//! alone (built and appended), the part of an open that auditing costs.
 //! `cargo bench --bench kms_requests`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-use kmsfs::audit::AuditLog;
+use kmsfs::audit::{build_record, AuditEvent, AuditLog, EventType};
 use kmsfs::crypto::KdfParams;
-use kmsfs::kms::{FileContext, Kms, NewKey};
+use kmsfs::kms::{FileContext, Kms, NewKey, ALGORITHM};
 use kmsfs::model::KeyId;
 use kmsfs::sys;
 use kmsfs::vault::{RootKeySource, Vault};
@@ -58,6 +59,31 @@ fn kms_requests(c: &mut Criterion) {
         b.iter(|| {
             kms.decrypt_file_key(&caller, &file, &wrapped)
                 .expect("Decrypt")
+        })
+    });
+    // What a Decrypt's record costs on its own: a second writer on the same log.
+    let audit = AuditLog::open(&dir.path().join("vault/audit")).expect("audit log");
+    let arn = key.arn(kms.account()).to_string();
+    group.bench_function("audit record of a Decrypt, built and appended", |b| {
+        b.iter(|| {
+            let event = AuditEvent {
+                caller: Some(&caller),
+                account_id: kms.account(),
+                event_name: "Decrypt",
+                event_type: EventType::AwsApiCall,
+                read_only: true,
+                request_parameters: serde_json::json!({
+                    "encryptionAlgorithm": ALGORITHM,
+                    "encryptionContext": file.visible().to_json(),
+                    "keyId": arn,
+                }),
+                response_elements: serde_json::Value::Null,
+                resources: vec![arn.clone()],
+                error: None,
+                user_agent: "kmsfs-bench",
+                additional_event_data: None,
+            };
+            audit.append(&build_record(&event)).expect("append")
         })
     });
     group.finish();
