@@ -1,9 +1,6 @@
 //! Attributes: getattr with plaintext sizes, setattr (chmod, chown, utimens,
 //! truncate), statfs, and access by mode bits.
 
-use std::os::unix::fs::FileExt;
-
-use crate::format::object::{FixedHeader, FIXED_LEN};
 use crate::fs::backing::{self, BackingStat, Kind};
 use crate::fs::caller::Requester;
 use crate::fs::error::FsError;
@@ -35,13 +32,11 @@ impl FsCore {
                 // would fall between two whole chunks.
                 let state = node.state();
                 let stat = backing::stat(node.fd())?;
-                let layout = match state.layout {
-                    Some(layout) => Some(layout),
-                    None => {
-                        drop(state);
-                        self.remember_layout(node)
-                    }
-                };
+                // The header's own layout once the file was opened; else the
+                // volume's, which every object of the volume has (cold stats
+                // read no header). An object planted from elsewhere may show
+                // a wrong size until opened; its open fails or corrects it.
+                let layout = state.layout.unwrap_or(self.usual_layout);
                 Ok(Attr::new(id, &stat, plain_size(layout, &stat)))
             }
             Kind::Symlink => {
@@ -68,32 +63,6 @@ impl FsCore {
         match stat.kind {
             Kind::RegularFile | Kind::Symlink => self.attr(id, node),
             _ => Ok(Attr::new(id, stat, stat.size)),
-        }
-    }
-
-    /// Reads the chunk layout from the object's fixed header (no key needed)
-    /// and keeps it; `None` if the header is unreadable (open will say why).
-    fn remember_layout(&self, node: &Node) -> Option<Layout> {
-        let read = || -> Result<Layout, FsError> {
-            let file = backing::reopen_file(node.fd(), false)?;
-            let mut fixed = [0u8; FIXED_LEN];
-            file.read_exact_at(&mut fixed, 0)?;
-            let fixed = FixedHeader::read(&fixed).map_err(crate::object::ObjectError::from)?;
-            Ok(Layout::new(
-                fixed.header_len() as u64,
-                fixed.cipher,
-                fixed.chunk_size,
-            ))
-        };
-        match read() {
-            Ok(layout) => {
-                node.state_mut().layout = Some(layout);
-                Some(layout)
-            }
-            Err(e) => {
-                log::warn!("{}: cannot read the object header: {e}", node.path());
-                None
-            }
         }
     }
 
@@ -186,9 +155,7 @@ impl FsCore {
 }
 
 /// The plaintext size of an object of `stat.size` bytes laid out as `layout`;
-/// 0 when that is unknown or impossible (open then fails with the reason).
-fn plain_size(layout: Option<Layout>, stat: &BackingStat) -> u64 {
-    layout
-        .and_then(|layout| layout.plain_len(stat.size))
-        .unwrap_or(0)
+/// 0 when that is impossible (open then fails with the reason).
+fn plain_size(layout: Layout, stat: &BackingStat) -> u64 {
+    layout.plain_len(stat.size).unwrap_or(0)
 }

@@ -27,8 +27,10 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
-use crate::crypto::random_bytes;
+use crate::crypto::{random_bytes, DataKey, NameKey};
+use crate::format::object::FIXED_LEN;
 use crate::kms::{Kms, KmsError};
+use crate::object::layout::Layout;
 use crate::object::ObjectError;
 use crate::volume::names::{self, CipherName, DirId};
 use crate::volume::Volume;
@@ -60,6 +62,9 @@ pub struct FsCore {
     options: FsOptions,
     /// Only root can give new files to their creators.
     as_root: bool,
+    /// The chunk layout of this volume's objects: stat maps a size on disk
+    /// to the plaintext size with it, without reading the object's header.
+    usual_layout: Layout,
 }
 
 impl FsCore {
@@ -75,7 +80,18 @@ impl FsCore {
         let root = Node::new(root_fd, stat.key, Kind::Directory, None, OsString::new());
         // A volume without its root directory id cannot name anything.
         root.dir_id()?;
+        let config = volume.config();
+        // Every object of the volume has this layout: its header wraps a data
+        // key under the volume's key, as the config wraps the (longer) name key.
+        let wrapped_dek_len =
+            config.wrapped_name_key.len().saturating_sub(NameKey::LEN) + DataKey::LEN;
+        let usual_layout = Layout::new(
+            (FIXED_LEN + wrapped_dek_len) as u64,
+            config.cipher,
+            config.chunk_size,
+        );
         Ok(FsCore {
+            usual_layout,
             volume,
             kms: Mutex::new(kms),
             nodes: InodeTable::new(stat.key, root),
