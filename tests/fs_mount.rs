@@ -374,3 +374,19 @@ fn wait_until(mut condition: impl FnMut() -> bool, what: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A mount by root reads ahead 1 MiB (one max_read), not the kernel's 128 KiB
+/// default for FUSE: sequential reads come in requests eight times larger.
+#[test]
+fn a_mount_reads_ahead_one_mebibyte() {
+    let Some(volume) = MountedVolume::new("a_mount_reads_ahead_one_mebibyte") else {
+        return;
+    };
+    let dev = std::fs::metadata(&volume.mnt).unwrap().dev();
+    // glibc's major()/minor() of a dev_t.
+    let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff);
+    let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0xff);
+    let setting = format!("/sys/class/bdi/{major}:{minor}/read_ahead_kb");
+    let kib = std::fs::read_to_string(&setting).unwrap_or_else(|e| panic!("{setting}: {e}"));
+    assert_eq!(kib.trim(), "1024");
+}

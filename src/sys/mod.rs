@@ -5,6 +5,7 @@
 mod hygiene;
 mod lock;
 mod process;
+mod readahead;
 mod signals;
 mod syslog;
 mod users;
@@ -15,6 +16,7 @@ pub use process::{
     adopt_inherited_fd, effective_uid, is_busy, mount_fuse, new_session, pipe, real_ids,
     set_inheritable, set_umask, unmount, DaemonSignals, STATUS_SIGNAL,
 };
+pub use readahead::set_read_ahead_kib;
 pub use signals::{catch_interrupts, interrupted};
 pub use syslog::install_syslog_logger;
 
