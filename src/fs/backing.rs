@@ -7,7 +7,7 @@
 //! The only rustix user; must not import fuser, the KMS, or the object and
 //! name layers: it moves the bytes and names it is given.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -237,6 +237,13 @@ pub fn stat(fd: BorrowedFd<'_>) -> io::Result<BackingStat> {
         mtime: system_time(st.st_mtime as i64, st.st_mtime_nsec as u64),
         ctime: system_time(st.st_ctime as i64, st.st_ctime_nsec as u64),
     })
+}
+
+/// Brings the inode of entry `name` of `dir` into the cache (a stat whose
+/// answer is not needed).
+pub fn read_inode(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(())
 }
 
 /// Opens the regular file `fd` names for reading, and writing if `writable`.

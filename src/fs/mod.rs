@@ -23,6 +23,7 @@ pub mod mount;
 pub mod mountinfo;
 mod node;
 mod ops;
+mod prefetch;
 mod types;
 pub mod unmount;
 

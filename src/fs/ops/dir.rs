@@ -133,7 +133,7 @@ impl FsCore {
     /// The plaintext listing of directory `dir` (node `id`): `.`, `..`, and
     /// each backing entry that decrypts, without kmsfs's own files. An entry
     /// that does not decrypt (a foreign file) is left out and logged.
-    fn list(&self, id: NodeId, dir: &Node) -> Result<Vec<DirEntry>, FsError> {
+    fn list(&self, id: NodeId, dir: &Arc<Node>) -> Result<Vec<DirEntry>, FsError> {
         let dir_id = dir.dir_id()?;
         let parent_id = dir
             .parent()
@@ -151,6 +151,7 @@ impl FsCore {
                 name: OsString::from(".."),
             },
         ];
+        let mut unknown_subdirs = Vec::new();
         for raw in backing::list_dir(dir.fd())? {
             if names::is_internal_name(&raw.name) {
                 continue;
@@ -169,9 +170,19 @@ impl FsCore {
                 dev: dir.key().dev,
                 ino: raw.ino,
             };
-            let id = self.nodes.id_of(&key).unwrap_or(raw.ino);
+            let id = match self.nodes.id_of(&key) {
+                Some(id) => id,
+                None => {
+                    if kind == Kind::Directory {
+                        // Not known yet: most likely not in the cache either.
+                        unknown_subdirs.push(raw.name.clone());
+                    }
+                    raw.ino
+                }
+            };
             entries.push(DirEntry { id, kind, name });
         }
+        self.prefetch.subdirectories(dir, unknown_subdirs);
         Ok(entries)
     }
 

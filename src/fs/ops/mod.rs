@@ -41,6 +41,7 @@ use super::error::FsError;
 use super::handle::HandleTable;
 use super::inode::{InodeTable, NodeId};
 use super::node::Node;
+use super::prefetch::Prefetcher;
 use super::types::Attr;
 
 pub use dir::OpenDir;
@@ -65,6 +66,8 @@ pub struct FsCore {
     /// The chunk layout of this volume's objects: stat maps a size on disk
     /// to the plaintext size with it, without reading the object's header.
     usual_layout: Layout,
+    /// Reads the subdirectories a listing shows ahead of a walk into them.
+    prefetch: Prefetcher,
 }
 
 impl FsCore {
@@ -99,6 +102,7 @@ impl FsCore {
             dirs: HandleTable::new(),
             options,
             as_root: backing::running_as_root(),
+            prefetch: Prefetcher::start(),
         })
     }
 
