@@ -9,8 +9,8 @@ mod error;
 mod handle;
 mod header;
 pub mod layout;
+mod plain_buf;
 mod read;
-mod scratch;
 mod write;
 
 pub use crate::format::object::{FileId, ObjectHeader};
@@ -18,6 +18,7 @@ pub use error::{IntegrityFailure, ObjectError};
 pub use handle::Object;
 pub use header::{plain_len_of, read_header, HeaderLock};
 pub use layout::plain_len_from_cipher_len;
+pub use plain_buf::PlainBuf;
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 use std::os::unix::fs::FileExt;
 
 use super::handle::Object;
-use super::scratch::Scratch;
+use super::plain_buf::PlainBuf;
 use super::ObjectError;
 
 impl Object<'_> {
@@ -20,7 +20,7 @@ impl Object<'_> {
         let end = plain_len.min(plain_off.saturating_add(buf.len() as u64));
         let last_chunk = layout.chunk_no(plain_len - 1);
         let final_wanted = layout.chunk_no(end - 1);
-        let mut scratch = Scratch::default();
+        let mut scratch = PlainBuf::default();
         let mut done = 0usize;
         let mut first = layout.chunk_no(plain_off);
         while first <= final_wanted {

@@ -6,7 +6,7 @@
 use std::os::unix::fs::FileExt;
 
 use super::handle::Object;
-use super::scratch::Scratch;
+use super::plain_buf::PlainBuf;
 use super::ObjectError;
 
 /// The bytes a write puts into one chunk: `bytes` at offset `at` of its plaintext.
@@ -33,7 +33,7 @@ impl Object<'_> {
         let new_len = old_len.max(end);
         let first = layout.chunk_no(plain_off);
         let final_chunk = layout.chunk_no(end - 1);
-        let mut scratch = Scratch::default();
+        let mut scratch = PlainBuf::default();
         // Growing turns the old last chunk into a full, non-last chunk: when
         // the write does not touch it, it is resealed on its own.
         if old_len > 0 && new_len > old_len && layout.chunk_no(old_len - 1) < first {
@@ -73,7 +73,7 @@ impl Object<'_> {
         self.check_len(Some(new_len))?;
         let layout = self.layout;
         let old_len = self.plain_len()?;
-        let mut scratch = Scratch::default();
+        let mut scratch = PlainBuf::default();
         if new_len > old_len {
             let new_last = layout.chunk_no(new_len - 1);
             if old_len > 0 && layout.chunk_no(old_len - 1) < new_last {
@@ -114,7 +114,7 @@ impl Object<'_> {
         chunk_no: u64,
         old_len: u64,
         new_len: u64,
-        scratch: &mut Scratch,
+        scratch: &mut PlainBuf,
     ) -> Result<(), ObjectError> {
         let slot = scratch.resized(self.layout.frame_len(self.layout.chunk_size()) as usize);
         let frame_len = self.reseal(chunk_no, old_len, new_len, NO_PATCH, slot)?;

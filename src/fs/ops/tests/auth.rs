@@ -62,7 +62,10 @@ fn a_user_the_policy_does_not_name_is_refused_until_added_then_refused_again() {
     );
     f.edit_policy(PolicyEdit::AddUser, "uid:4242");
     let fh = f.fs.open(&stranger(), id, flags(false)).unwrap();
-    assert_eq!(f.fs.read(&stranger(), fh, 0, 100).unwrap(), b"for the team");
+    assert_eq!(
+        &*f.fs.read(&stranger(), fh, 0, 100).unwrap(),
+        b"for the team"
+    );
     f.fs.release(fh).unwrap();
     f.edit_policy(PolicyEdit::RemoveUser, "uid:4242");
     assert_eq!(
@@ -100,11 +103,14 @@ fn an_open_handle_outlives_the_policy_that_allowed_it() {
         refused_code(f.fs.open(&stranger(), id, flags(false))),
         ErrorCode::AccessDenied
     );
-    assert_eq!(f.fs.read(&stranger(), fh, 0, 100).unwrap(), b"for the team");
+    assert_eq!(
+        &*f.fs.read(&stranger(), fh, 0, 100).unwrap(),
+        b"for the team"
+    );
     assert_eq!(f.fs.write(&stranger(), fh, 0, b"FOR").unwrap(), 3);
     f.fs.release(fh).unwrap();
     let fh = f.fs.open(&owner(), id, flags(false)).unwrap();
-    assert_eq!(f.fs.read(&owner(), fh, 0, 100).unwrap(), b"FOR the team");
+    assert_eq!(&*f.fs.read(&owner(), fh, 0, 100).unwrap(), b"FOR the team");
     f.fs.release(fh).unwrap();
 }
 

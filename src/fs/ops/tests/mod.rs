@@ -155,7 +155,7 @@ impl Fixture {
     }
 
     fn read(&self, fh: HandleId, at: u64, len: usize) -> Vec<u8> {
-        self.fs.read(&owner(), fh, at, len as u32).unwrap()
+        self.fs.read(&owner(), fh, at, len as u32).unwrap().to_vec()
     }
 
     /// The whole content of node `id`, through an open of its own.
