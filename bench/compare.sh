@@ -143,17 +143,18 @@ remount_kmsfs() {
     mounted=kmsfs
 }
 
-# The pid of the kmsfs daemon serving $mnt.
+# The pid of the kmsfs daemon serving $mnt. The daemon of the previous mount
+# may still be exiting: the newest (highest pid) with a VmRSS left is the one.
 kmsfs_daemon_pid() {
-    local p
+    local p found=""
     for p in /proc/[0-9]*; do
         [ "$(readlink "$p/exe" 2>/dev/null)" = "$kmsfs_bin" ] || continue
-        if tr '\0' '\n' < "$p/cmdline" 2>/dev/null | grep -qxF "$mnt"; then
-            echo "${p#/proc/}"
-            return
-        fi
+        grep -q '^VmRSS:' "$p/status" 2>/dev/null || continue
+        tr '\0' '\n' < "$p/cmdline" 2>/dev/null | grep -qxF "$mnt" || continue
+        [ -z "$found" ] || [ "${p#/proc/}" -gt "$found" ] && found=${p#/proc/}
     done
-    die "no kmsfs daemon serves $mnt"
+    [ -n "$found" ] || die "no kmsfs daemon serves $mnt"
+    echo "$found"
 }
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
