@@ -19,6 +19,7 @@ use super::signing::DigestSigner;
 use super::source::parse_record;
 use super::state::{time_text, LogFileEntry, TrailLedger, TrailState, HASH_ALGORITHM};
 use super::writer::create_private_dir;
+use super::writer::cut_torn_tail;
 use super::{AuditError, AuditLog};
 
 /// When to roll and when to write digests.
@@ -229,7 +230,8 @@ impl<'a> Trail<'a> {
             path: active.clone(),
             source,
         };
-        let file = match File::open(&active) {
+        // Writable: a torn last record is cut off before the log is delivered.
+        let file = match OpenOptions::new().read(true).write(true).open(&active) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(open_error(e)),
@@ -238,7 +240,7 @@ impl<'a> Trail<'a> {
         let metadata = file.metadata().map_err(open_error)?;
         let still_active = fs::metadata(&active)
             .is_ok_and(|m| m.dev() == metadata.dev() && m.ino() == metadata.ino());
-        if !still_active || metadata.len() == 0 {
+        if !still_active || cut_torn_tail(&file).map_err(open_error)? == 0 {
             return Ok(None);
         }
         let object = self.layout.log_object(&self.identity, now, &unique16()?);

@@ -5,7 +5,7 @@
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -174,7 +174,9 @@ impl ActiveFile {
             path: path.to_path_buf(),
             source,
         };
+        // Readable too: a torn last record is found by reading the tail.
         let file = OpenOptions::new()
+            .read(true)
             .append(true)
             .create(true)
             .mode(LOG_MODE)
@@ -247,7 +249,7 @@ fn refuse_open_to_others(
 /// lock, so the file's length is where O_APPEND puts the line, and a partial
 /// line from a short write can be cut off again, keeping the log whole.
 fn append_line(mut file: &File, line: &[u8]) -> io::Result<()> {
-    let end = file.metadata()?.len();
+    let end = cut_torn_tail(file)?;
     let written = loop {
         match file.write(line) {
             // Interrupted before anything was written: the retry is the one write.
@@ -269,6 +271,35 @@ fn append_line(mut file: &File, line: &[u8]) -> io::Result<()> {
             format!("{short}; removing the partial record failed: {cut}"),
         )),
     }
+}
+
+/// Cuts off the end of the log after its last newline, if any, and returns
+/// the length left. Such a tail is a record whose writer was killed during its
+/// write(2) (SIGKILL can stop a write between pages): its request was never
+/// answered, and the next record must not be glued to it. The caller holds
+/// the exclusive lock, so no writer is in the middle of a record.
+pub(super) fn cut_torn_tail(file: &File) -> io::Result<u64> {
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut block = [0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let block = &mut block[..(end - start) as usize];
+        file.read_exact_at(block, start)?;
+        if let Some(newline) = block.iter().rposition(|&b| b == b'\n') {
+            end = start + newline as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end < len {
+        log::warn!(
+            "audit log: removed {} bytes of a record left unfinished by a killed writer",
+            len - end
+        );
+        file.set_len(end)?;
+    }
+    Ok(end)
 }
 
 #[cfg(test)]

@@ -97,6 +97,38 @@ fn an_interrupted_roll_is_delivered_by_the_next_run_without_duplicates() {
     assert!(verified.all_valid(), "{}", verified.to_text());
 }
 
+/// Appends the first `len` bytes of one more record, as a writer killed during
+/// its write(2) leaves them.
+fn append_torn_record(trail: &TestTrail, len: usize) {
+    let mut record = serde_json::to_vec(&crate::audit::test_support::decrypt_record(99)).unwrap();
+    record.truncate(len);
+    let active = AuditLog::active_path(&trail.dir);
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(active)
+        .unwrap();
+    std::io::Write::write_all(&mut file, &record).unwrap();
+}
+
+#[test]
+fn a_record_torn_by_a_killed_writer_is_cut_off_by_the_next_append_and_by_the_roll() {
+    let mut trail = TestTrail::new();
+    trail.append(2);
+    append_torn_record(&trail, 571);
+    // The next record starts on a line of its own.
+    trail.append(1);
+    append_torn_record(&trail, 100);
+    // Delivered without the torn tail, every whole record kept.
+    trail.flush(true);
+    assert_eq!(lookup_all(&trail).len(), 3);
+    let verified = trail.verify();
+    assert!(verified.all_valid(), "{}", verified.to_text());
+    // Nothing but a torn record: nothing to deliver.
+    append_torn_record(&trail, 10);
+    assert!(trail.flush(false).log_files.is_empty());
+}
+
 #[test]
 fn a_record_that_is_not_json_stops_the_roll_and_keeps_the_records() {
     let mut trail = TestTrail::new();
