@@ -246,6 +246,20 @@ pub fn read_inode(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     Ok(())
 }
 
+/// Starts reading the first `len` bytes of regular file `name` of `dir`
+/// into the cache, without waiting for them (POSIX_FADV_WILLNEED).
+pub fn read_ahead_start(dir: BorrowedFd<'_>, name: &OsStr, len: u64) -> io::Result<()> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOATIME | OFlags::CLOEXEC;
+    let file = rfs::openat(dir, name, flags, Mode::empty())?;
+    rfs::fadvise(
+        &file,
+        0,
+        std::num::NonZeroU64::new(len),
+        rfs::Advice::WillNeed,
+    )?;
+    Ok(())
+}
+
 /// Opens the regular file `fd` names for reading, and writing if `writable`.
 pub fn reopen_file(fd: BorrowedFd<'_>, writable: bool) -> io::Result<File> {
     let access = if writable {
@@ -286,7 +300,17 @@ pub fn write_small(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> io::Result<
 
 /// The entries of directory `dir`, without `.` and `..`.
 pub fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<RawEntry>> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    list_dir_opened(dir, OFlags::empty())
+}
+
+/// As [`list_dir`], without moving the directory's access time (O_NOATIME:
+/// root, or the directory's owner), for reads nobody asked for.
+pub fn list_dir_unseen(dir: BorrowedFd<'_>) -> io::Result<Vec<RawEntry>> {
+    list_dir_opened(dir, OFlags::NOATIME)
+}
+
+fn list_dir_opened(dir: BorrowedFd<'_>, extra: OFlags) -> io::Result<Vec<RawEntry>> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | extra;
     let listing = rfs::Dir::new(rfs::openat(dir, ".", flags, Mode::empty())?)?;
     let mut entries = Vec::new();
     for entry in listing {

@@ -6,6 +6,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::crypto::ContentKey;
@@ -22,6 +23,8 @@ pub struct Node {
     place: Mutex<Place>,
     dir_id: OnceLock<DirId>,
     state: RwLock<FileState>,
+    /// A directory whose files' starts were read ahead (`fs::prefetch`).
+    files_read_ahead: AtomicBool,
 }
 
 /// Where the node was last seen: the root has no parent.
@@ -83,7 +86,14 @@ impl Node {
             place: Mutex::new(Place { parent, name }),
             dir_id: OnceLock::new(),
             state: RwLock::new(FileState::default()),
+            files_read_ahead: AtomicBool::new(false),
         }
+    }
+
+    /// Whether this is the first call for this directory: its files are then
+    /// read ahead, once per node.
+    pub fn first_to_read_files_ahead(&self) -> bool {
+        !self.files_read_ahead.swap(true, Ordering::Relaxed)
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {

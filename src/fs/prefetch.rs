@@ -1,33 +1,41 @@
-//! Reads subdirectories ahead of a walk. `find`, `du` or `ls -R` list a
-//! directory, then descend into its subdirectories one at a time; on a cold
-//! cache each descent waits for the disk, one read at a time: for the
-//! subdirectory's id file, its entries and their inodes. When a listing shows subdirectories the
+//! Reads ahead of a walk. `find`, `du` or `ls -R` list a directory, then
+//! descend into its subdirectories one at a time; on a cold cache each
+//! descent waits for the disk, one read at a time: for the subdirectory's id
+//! file, its entries and their inodes. When a listing shows subdirectories the
 //! daemon does not know yet, two background threads read those into the page
 //! cache while the walker is still busy elsewhere, in the order a depth-first
 //! walk visits them: a listing's subdirectories go to the front of the queue.
-//! Nothing read is kept: the requests that follow read the same blocks from
-//! the cache.
+//! A walk that also opens files (`grep -r`, `tar c`, a backup) waits once more
+//! per file, for its header: the first open in a directory has the start of
+//! every file there read ahead (asynchronously, POSIX_FADV_WILLNEED). A walk
+//! that only stats opens nothing and reads no file. Nothing read is kept: the
+//! requests that follow read the same blocks from the cache. These reads
+//! move no access time (O_NOATIME); where that is not allowed (a daemon not
+//! running as root, another user's directory), they are not made.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 
 use crate::volume::names::DIR_ID_FILE;
 
-use super::backing;
+use super::backing::{self, Kind};
 use super::node::Node;
 
 /// How many subdirectories may wait; beyond that, the farthest are dropped.
 const QUEUE: usize = 4096;
+/// How much of each file to read ahead: its header and first chunk.
+const FILE_START: u64 = 64 * 1024;
 /// Reads in flight at once: enough to keep a disk queue busy, no more.
 const THREADS: usize = 2;
 
-/// Backing entry `entry` of directory `parent`, a subdirectory to read ahead.
-struct Job {
-    parent: Arc<Node>,
-    entry: OsString,
+enum Job {
+    /// Backing entry `entry` of directory `parent`, a subdirectory to read.
+    Subdirectory { parent: Arc<Node>, entry: OsString },
+    /// The directory whose regular files' starts to read.
+    FileStarts(Arc<Node>),
 }
 
 #[derive(Default)]
@@ -71,6 +79,16 @@ impl Prefetcher {
         self.queue.lock().put_first(parent, entries);
         self.queue.ready.notify_all();
     }
+
+    /// Asks for the start of every regular file of `dir` to be read ahead,
+    /// before anything else.
+    pub fn file_starts(&self, dir: &Arc<Node>) {
+        self.queue
+            .lock()
+            .waiting
+            .push_front(Job::FileStarts(Arc::clone(dir)));
+        self.queue.ready.notify_one();
+    }
 }
 
 impl Drop for Prefetcher {
@@ -85,7 +103,7 @@ impl Jobs {
     /// the last jobs beyond the queue's bound are dropped.
     fn put_first(&mut self, parent: &Arc<Node>, entries: Vec<OsString>) {
         for entry in entries.into_iter().rev() {
-            self.waiting.push_front(Job {
+            self.waiting.push_front(Job::Subdirectory {
                 parent: Arc::clone(parent),
                 entry,
             });
@@ -118,31 +136,48 @@ fn work(queue: &Queue) {
     }
 }
 
+fn read_ahead(job: &Job) {
+    match job {
+        Job::Subdirectory { parent, entry } => read_subdirectory(parent, entry),
+        Job::FileStarts(dir) => read_file_starts(dir.fd()),
+    }
+}
+
 /// Reads the id file, the entries and their inodes of the subdirectory, for
 /// the cache only: a failure here is met again, and handled, by the walk.
-fn read_ahead(job: &Job) {
-    let Some(entry) = job.entry.to_str() else {
+fn read_subdirectory(parent: &Node, entry: &OsString) {
+    let Some(entry) = entry.to_str() else {
         return;
     };
-    let Ok(dir) = backing::open_entry(job.parent.fd(), entry) else {
+    let Ok(dir) = backing::open_entry(parent.fd(), entry) else {
         return;
     };
     let _ = backing::read_small(dir.as_fd(), DIR_ID_FILE);
-    for entry in backing::list_dir(dir.as_fd()).unwrap_or_default() {
+    for entry in backing::list_dir_unseen(dir.as_fd()).unwrap_or_default() {
         let _ = backing::read_inode(dir.as_fd(), &entry.name);
+    }
+}
+
+/// Starts reading the header and first chunk of each regular file of `dir`.
+fn read_file_starts(dir: BorrowedFd<'_>) {
+    for entry in backing::list_dir_unseen(dir).unwrap_or_default() {
+        if entry.kind == Some(Kind::RegularFile) {
+            let _ = backing::read_ahead_start(dir, &entry.name, FILE_START);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fs::backing::{BackingKey, Kind};
+    use crate::fs::backing::BackingKey;
 
-    fn names(jobs: &Jobs) -> Vec<&str> {
-        jobs.waiting
-            .iter()
-            .map(|job| job.entry.to_str().unwrap())
-            .collect()
+    fn names(jobs: &Jobs) -> Vec<String> {
+        let name = |job: &Job| match job {
+            Job::Subdirectory { entry, .. } => entry.to_string_lossy().into_owned(),
+            Job::FileStarts(_) => "file starts".to_string(),
+        };
+        jobs.waiting.iter().map(name).collect()
     }
 
     #[test]
@@ -152,7 +187,8 @@ mod tests {
         let root = Arc::new(Node::new(fd, key, Kind::Directory, None, OsString::new()));
         let mut jobs = Jobs::default();
         jobs.put_first(&root, vec!["a".into(), "b".into()]);
-        assert_eq!(jobs.waiting.pop_front().unwrap().entry, "a");
+        assert_eq!(names(&jobs), ["a", "b"]);
+        jobs.waiting.pop_front();
         // A depth-first walk lists a, then visits a1, a2, and b only then.
         jobs.put_first(&root, vec!["a1".into(), "a2".into()]);
         assert_eq!(names(&jobs), ["a1", "a2", "b"]);
@@ -160,5 +196,14 @@ mod tests {
         jobs.put_first(&root, many);
         assert_eq!(jobs.waiting.len(), QUEUE);
         assert_eq!(names(&jobs)[QUEUE - 1], (QUEUE - 1).to_string());
+    }
+
+    #[test]
+    fn a_directory_has_its_files_read_ahead_once() {
+        let fd = backing::open_root(std::path::Path::new("/")).unwrap();
+        let key = BackingKey { dev: 0, ino: 0 };
+        let dir = Node::new(fd, key, Kind::Directory, None, OsString::new());
+        assert!(dir.first_to_read_files_ahead());
+        assert!(!dir.first_to_read_files_ahead());
     }
 }

@@ -69,6 +69,10 @@ impl FsCore {
         if flags.writable {
             self.check_writable()?;
         }
+        if let Some(dir) = node.parent().filter(|dir| dir.first_to_read_files_ahead()) {
+            // Whoever opens one file of a directory often opens the others.
+            self.prefetch.file_starts(&dir);
+        }
         let file = backing::reopen_file(node.fd(), flags.writable)?;
         let attach = |state: &mut FileState, content| {
             state.install(content);
