@@ -280,6 +280,10 @@ fn append_line(mut file: &File, line: &[u8]) -> io::Result<()> {
 /// the exclusive lock, so no writer is in the middle of a record.
 pub(super) fn cut_torn_tail(file: &File) -> io::Result<u64> {
     let len = file.metadata()?.len();
+    let mut last = [0u8; 1];
+    if len == 0 || (file.read_exact_at(&mut last, len - 1).is_ok() && last[0] == b'\n') {
+        return Ok(len);
+    }
     let mut end = len;
     let mut block = [0u8; 4096];
     while end > 0 {
