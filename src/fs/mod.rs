@@ -7,7 +7,8 @@
 //! as root and gives new files to their creators).
 //!
 //! `adapter` is the only fuser user and holds no logic; `ops` is the core on
-//! node ids and handle numbers; `backing` the only rustix user. Mounting:
+//! node ids and handle numbers; `backing` the only rustix user; `prefetch`
+//! reads ahead of walks in background threads. Mounting:
 //! `mount` serves a filesystem at a checked mount point, `daemon` detaches
 //! `kmsfs mount`, `unmount` and `mountinfo` find and remove mounts.
 //! Must not import the CLI or the vault.
