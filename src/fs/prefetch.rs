@@ -9,9 +9,11 @@
 //! per file, for its header: the first open in a directory has the start of
 //! every file there read ahead (asynchronously, POSIX_FADV_WILLNEED). A walk
 //! that only stats opens nothing and reads no file. Nothing read is kept: the
-//! requests that follow read the same blocks from the cache. These reads
-//! move no access time (O_NOATIME); where that is not allowed (a daemon not
-//! running as root, another user's directory), they are not made.
+//! requests that follow read the same blocks from the cache. They move the
+//! access time of no file or directory of the volume (O_NOATIME; where that
+//! is not allowed, a daemon not running as root and another user's files,
+//! those reads are not made); only kmsfs's own directory id files are read
+//! as usual.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -24,7 +26,7 @@ use crate::volume::names::DIR_ID_FILE;
 use super::backing::{self, Kind};
 use super::node::Node;
 
-/// How many subdirectories may wait; beyond that, the farthest are dropped.
+/// How many jobs may wait; beyond that, the farthest are dropped.
 const QUEUE: usize = 4096;
 /// How much of each file to read ahead: its header and first chunk.
 const FILE_START: u64 = 64 * 1024;
@@ -83,10 +85,10 @@ impl Prefetcher {
     /// Asks for the start of every regular file of `dir` to be read ahead,
     /// before anything else.
     pub fn file_starts(&self, dir: &Arc<Node>) {
-        self.queue
-            .lock()
-            .waiting
-            .push_front(Job::FileStarts(Arc::clone(dir)));
+        let mut jobs = self.queue.lock();
+        jobs.waiting.push_front(Job::FileStarts(Arc::clone(dir)));
+        jobs.waiting.truncate(QUEUE);
+        drop(jobs);
         self.queue.ready.notify_one();
     }
 }
