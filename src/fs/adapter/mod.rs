@@ -59,7 +59,10 @@ impl EncryptedFs {
 
 /// Extended attributes are refused: their names and values would have to be
 /// encrypted too, and ENOTSUP makes cp, tar and rsync skip them quietly.
-const NO_XATTRS: FsError = FsError::NotSupported("extended attributes");
+/// The daemon answers ENOSYS, which the kernel remembers for the mount and
+/// answers as ENOTSUP itself from then on: otherwise every write(2) would cost
+/// a GETXATTR round trip first (the kernel's security.capability check).
+const NO_XATTRS: Errno = Errno::ENOSYS;
 
 fn requester(req: &Request) -> Requester {
     Requester {
@@ -438,7 +441,7 @@ impl Filesystem for EncryptedFs {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        reply.error(errno(&NO_XATTRS));
+        reply.error(NO_XATTRS);
     }
 
     fn getxattr(
@@ -449,15 +452,15 @@ impl Filesystem for EncryptedFs {
         _size: u32,
         reply: ReplyXattr,
     ) {
-        reply.error(errno(&NO_XATTRS));
+        reply.error(NO_XATTRS);
     }
 
     fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
-        reply.error(errno(&NO_XATTRS));
+        reply.error(NO_XATTRS);
     }
 
     fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(errno(&NO_XATTRS));
+        reply.error(NO_XATTRS);
     }
 
     fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
