@@ -112,8 +112,13 @@ impl<T> InodeTable<T> {
         slot.lookups = slot.lookups.saturating_sub(count);
         if slot.lookups == 0 {
             let key = slot.key;
-            tables.nodes.remove(&id);
+            let gone = tables.nodes.remove(&id);
             tables.ids.remove(&key);
+            // Dropped unlocked: the last reference to an unlinked file closes
+            // its backing descriptor, and ext4 then frees (and may discard)
+            // its blocks, which must not hold up every other lookup.
+            drop(tables);
+            drop(gone);
         }
     }
 
