@@ -98,6 +98,29 @@ impl ContentKey {
             .map_err(|_| CryptoError::Authentication)
     }
 
+    /// `open[DEK](frame, aad)` into `out`, which must be as long as the
+    /// frame's body: the frame (ciphertext) is left as it is, so a read needs
+    /// no copy of the plaintext out of it. On failure `out` is all zeros.
+    pub fn open_frame_into(
+        &self,
+        aad: &[u8],
+        frame: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        let nonce_len = self.cipher().nonce_len();
+        if frame.len() != nonce_len + out.len() + TAG_LEN {
+            return Err(CryptoError::Authentication);
+        }
+        let (nonce, rest) = frame.split_at(nonce_len);
+        let (body, tag) = rest.split_at(out.len());
+        let (aead, nonce) = self.aead_for(nonce)?;
+        aead.open_separate_gather(nonce, Aad::from(aad), body, tag, out)
+            .map_err(|_| {
+                out.fill(0);
+                CryptoError::Authentication
+            })
+    }
+
     /// The AWS-LC key and 96-bit nonce that seal or open the frame whose nonce
     /// is `frame_nonce`: the prepared AES key, or XChaCha's subkey for it.
     fn aead_for(&self, frame_nonce: &[u8]) -> Result<(AeadKey<'_>, LcNonce), CryptoError> {
@@ -191,6 +214,26 @@ mod tests {
             assert!(key.open_frame(b"aaD", &mut frame.clone()).is_err());
             assert!(other.open_frame(b"aad", &mut frame.clone()).is_err());
             assert!(key.open_frame(b"aad", &mut frame[..10]).is_err());
+        }
+    }
+
+    #[test]
+    fn frames_open_into_another_buffer_and_a_tampered_one_leaves_zeros() {
+        for cipher in Cipher::ALL {
+            let key = ContentKey::new(&DataKey::generate().unwrap(), cipher);
+            let mut frame = frame_with(&key, b"chunk body");
+            key.seal_frame(b"aad", &mut frame).unwrap();
+            let mut out = [0xAAu8; 10];
+            key.open_frame_into(b"aad", &frame, &mut out).unwrap();
+            assert_eq!(&out, b"chunk body");
+            let mut flipped = frame.clone();
+            let last = flipped.len() - 1;
+            flipped[last] ^= 1;
+            let mut out = [0xAAu8; 10];
+            assert!(key.open_frame_into(b"aad", &flipped, &mut out).is_err());
+            assert_eq!(out, [0u8; 10]);
+            assert!(key.open_frame_into(b"aaD", &frame, &mut out).is_err());
+            assert!(key.open_frame_into(b"aad", &frame, &mut [0u8; 9]).is_err());
         }
     }
 

@@ -75,26 +75,61 @@ impl<'a> Object<'a> {
     }
 
     /// Opens chunk `chunk_no`'s `frame` in place and returns its plaintext.
-    /// An all-zero frame is a hole and reads as zeros, unless it is the last
-    /// chunk, which kmsfs always seals.
     pub(super) fn open_chunk<'f>(
         &self,
         chunk_no: u64,
         last: bool,
         frame: &'f mut [u8],
     ) -> Result<&'f [u8], ObjectError> {
-        let integrity = |reason| ObjectError::Integrity { chunk_no, reason };
-        if frame.iter().all(|&b| b == 0) {
-            if last {
-                return Err(integrity(IntegrityFailure::HoleAtEnd));
-            }
+        if self.is_hole(chunk_no, last, frame)? {
             let body = self.header.cipher.nonce_len()..frame.len() - TAG_LEN;
             return Ok(&frame[body]);
         }
         let aad = self.header.chunk_aad(chunk_no, last);
-        match self.key.open_frame(&aad, frame) {
-            Ok(plain) => Ok(plain),
-            Err(_) => Err(integrity(IntegrityFailure::Authentication)),
+        self.key
+            .open_frame(&aad, frame)
+            .map(|plain| &*plain)
+            .map_err(|_| authentication_failure(chunk_no))
+    }
+
+    /// Opens chunk `chunk_no`'s `frame` into `out`, as long as its body,
+    /// leaving the frame as it is.
+    pub(super) fn open_chunk_into(
+        &self,
+        chunk_no: u64,
+        last: bool,
+        frame: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), ObjectError> {
+        if self.is_hole(chunk_no, last, frame)? {
+            out.fill(0);
+            return Ok(());
         }
+        let aad = self.header.chunk_aad(chunk_no, last);
+        self.key
+            .open_frame_into(&aad, frame, out)
+            .map_err(|_| authentication_failure(chunk_no))
+    }
+
+    /// Whether `frame` is a hole: all zeros, read as zeros, unless it is the
+    /// last chunk, which kmsfs always seals.
+    fn is_hole(&self, chunk_no: u64, last: bool, frame: &[u8]) -> Result<bool, ObjectError> {
+        if !frame.iter().all(|&b| b == 0) {
+            return Ok(false);
+        }
+        if last {
+            return Err(ObjectError::Integrity {
+                chunk_no,
+                reason: IntegrityFailure::HoleAtEnd,
+            });
+        }
+        Ok(true)
+    }
+}
+
+fn authentication_failure(chunk_no: u64) -> ObjectError {
+    ObjectError::Integrity {
+        chunk_no,
+        reason: IntegrityFailure::Authentication,
     }
 }

@@ -1,11 +1,19 @@
 //! Reading plaintext from an object: whole chunks are read (several per
-//! pread), authenticated, and only then copied out.
+//! pread), authenticated, and decrypted straight into the caller's buffer.
 
+use std::cell::RefCell;
 use std::os::unix::fs::FileExt;
 
 use super::handle::Object;
 use super::plain_buf::PlainBuf;
 use super::ObjectError;
+
+thread_local! {
+    /// The ciphertext of the batch a read is at, kept per thread: a read
+    /// neither allocates nor zeroes it, and it never holds plaintext, so it
+    /// needs no wiping (chunks are opened out of it, into the reader's buffer).
+    static CIPHERTEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 impl Object<'_> {
     /// Reads up to `buf.len()` plaintext bytes at `plain_off`; returns how many
@@ -20,29 +28,44 @@ impl Object<'_> {
         let end = plain_len.min(plain_off.saturating_add(buf.len() as u64));
         let last_chunk = layout.chunk_no(plain_len - 1);
         let final_wanted = layout.chunk_no(end - 1);
-        let mut scratch = PlainBuf::default();
+        // Chunks the read wants only part of (at most the first and the last).
+        let mut partial = PlainBuf::default();
         let mut done = 0usize;
         let mut first = layout.chunk_no(plain_off);
-        while first <= final_wanted {
-            let batch_end = final_wanted.min(first + self.batch_chunks() - 1);
-            let cipher_start = layout.cipher_off(first);
-            let cipher_end = layout.cipher_off(batch_end)
-                + layout.frame_len(layout.chunk_len(batch_end, plain_len));
-            let scratch = scratch.resized((cipher_end - cipher_start) as usize);
-            self.file.read_exact_at(scratch, cipher_start)?;
-            for chunk_no in first..=batch_end {
-                let frame_start = (layout.cipher_off(chunk_no) - cipher_start) as usize;
-                let frame_len = layout.frame_len(layout.chunk_len(chunk_no, plain_len)) as usize;
-                let frame = &mut scratch[frame_start..frame_start + frame_len];
-                let plain = self.open_chunk(chunk_no, chunk_no == last_chunk, frame)?;
-                let chunk_start = layout.plain_off(chunk_no);
-                let from = (plain_off + done as u64 - chunk_start) as usize;
-                let to = (end - chunk_start).min(plain.len() as u64) as usize;
-                buf[done..done + to - from].copy_from_slice(&plain[from..to]);
-                done += to - from;
+        CIPHERTEXT.with_borrow_mut(|ciphertext| {
+            while first <= final_wanted {
+                let batch_end = final_wanted.min(first + self.batch_chunks() - 1);
+                let cipher_start = layout.cipher_off(first);
+                let cipher_end = layout.cipher_off(batch_end)
+                    + layout.frame_len(layout.chunk_len(batch_end, plain_len));
+                let batch_len = (cipher_end - cipher_start) as usize;
+                if ciphertext.len() < batch_len {
+                    ciphertext.resize(batch_len, 0);
+                }
+                let batch = &mut ciphertext[..batch_len];
+                self.file.read_exact_at(batch, cipher_start)?;
+                for chunk_no in first..=batch_end {
+                    let frame_start = (layout.cipher_off(chunk_no) - cipher_start) as usize;
+                    let chunk_len = layout.chunk_len(chunk_no, plain_len) as usize;
+                    let frame = &batch
+                        [frame_start..frame_start + layout.frame_len(chunk_len as u64) as usize];
+                    let last = chunk_no == last_chunk;
+                    let chunk_start = layout.plain_off(chunk_no);
+                    let from = (plain_off + done as u64 - chunk_start) as usize;
+                    let to = ((end - chunk_start) as usize).min(chunk_len);
+                    let out = &mut buf[done..done + to - from];
+                    if from == 0 && to == chunk_len {
+                        self.open_chunk_into(chunk_no, last, frame, out)?;
+                    } else {
+                        let plain = partial.resized(chunk_len);
+                        self.open_chunk_into(chunk_no, last, frame, plain)?;
+                        out.copy_from_slice(&plain[from..to]);
+                    }
+                    done += to - from;
+                }
+                first = batch_end + 1;
             }
-            first = batch_end + 1;
-        }
-        Ok(done)
+            Ok(done)
+        })
     }
 }
