@@ -98,6 +98,16 @@ impl<T> InodeTable<T> {
         (id, node)
     }
 
+    /// Counts one more lookup of node `id` if it is still the node of backing
+    /// inode `key` (its descriptor keeps that inode, so the number is not
+    /// reused meanwhile), and returns it.
+    pub fn count_lookup(&self, id: NodeId, key: &BackingKey) -> Option<Arc<T>> {
+        let mut tables = self.lock();
+        let slot = tables.nodes.get_mut(&id).filter(|slot| slot.key == *key)?;
+        slot.lookups += 1;
+        Some(Arc::clone(&slot.node))
+    }
+
     /// Drops `count` lookups of node `id`; the node leaves the table when none
     /// are left. The root stays. An unknown id is ignored (a forget can race a
     /// failed reply).

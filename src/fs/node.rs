@@ -121,6 +121,16 @@ impl Node {
         place.name = name.to_os_string();
     }
 
+    /// Whether the node was last seen as `name` in `parent`.
+    pub fn is_named(&self, parent: &Node, name: &OsStr) -> bool {
+        let place = self.place();
+        place.name == name
+            && place
+                .parent
+                .as_deref()
+                .is_some_and(|p| std::ptr::eq(p, parent))
+    }
+
     pub fn parent(&self) -> Option<Arc<Node>> {
         self.place().parent.clone()
     }

@@ -58,6 +58,8 @@ pub struct DirEntry {
     pub id: NodeId,
     pub kind: Kind,
     pub name: OsString,
+    /// The backing inode number the listing found under the name.
+    pub ino: u64,
 }
 
 /// statfs of the volume: the backing filesystem's counts.

@@ -90,12 +90,13 @@ impl FsCore {
         offset: u64,
         mut add: impl FnMut(&DirEntry, &Attr, u64) -> bool,
     ) -> Result<(), FsError> {
+        let dir_node = Arc::clone(&self.dirs.get(fh).ok_or(FsError::BadHandle)?.node);
         let mut added = false;
         let mut failure = None;
         self.readdir(fh, offset, |entry, next| {
             let counted = !matches!(entry.name.as_bytes(), b"." | b"..");
             let attr = if counted {
-                self.lookup(dir, &entry.name)
+                self.lookup_listed(dir, &dir_node, entry)
             } else {
                 self.getattr(entry.id)
             };
@@ -121,6 +122,34 @@ impl FsCore {
         }
     }
 
+    /// [`FsCore::lookup`] of `entry` of a listing of `dir_node` (node `dir`):
+    /// straight from the entry's node when the listing found one that still
+    /// goes by that name and is linked, without encrypting the name and
+    /// opening the entry again (a warm `ls -l` or `git status` asks this of
+    /// every entry). Like the listing itself, this is as of the listing.
+    fn lookup_listed(
+        &self,
+        dir: NodeId,
+        dir_node: &Node,
+        entry: &DirEntry,
+    ) -> Result<Attr, FsError> {
+        let key = BackingKey {
+            dev: dir_node.key().dev,
+            ino: entry.ino,
+        };
+        if let Some(node) = self.nodes.count_lookup(entry.id, &key) {
+            if node.is_named(dir_node, &entry.name) {
+                if let Ok(attr) = self.attr(entry.id, &node) {
+                    if attr.nlink > 0 {
+                        return Ok(attr);
+                    }
+                }
+            }
+            self.forget(entry.id, 1);
+        }
+        self.lookup(dir, &entry.name)
+    }
+
     pub fn releasedir(&self, fh: HandleId) -> Result<(), FsError> {
         self.dirs.remove(fh).map(|_| ()).ok_or(FsError::BadHandle)
     }
@@ -144,11 +173,15 @@ impl FsCore {
                 id,
                 kind: Kind::Directory,
                 name: OsString::from("."),
+                ino: dir.key().ino,
             },
             DirEntry {
                 id: parent_id,
                 kind: Kind::Directory,
                 name: OsString::from(".."),
+                ino: dir
+                    .parent()
+                    .map_or(dir.key().ino, |parent| parent.key().ino),
             },
         ];
         let mut unknown_subdirs = Vec::new();
@@ -180,7 +213,12 @@ impl FsCore {
                     raw.ino
                 }
             };
-            entries.push(DirEntry { id, kind, name });
+            entries.push(DirEntry {
+                id,
+                kind,
+                name,
+                ino: raw.ino,
+            });
         }
         self.prefetch.subdirectories(dir, unknown_subdirs);
         Ok(entries)
