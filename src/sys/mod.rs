@@ -9,6 +9,7 @@ mod readahead;
 mod signals;
 mod syslog;
 mod users;
+mod writeback;
 
 pub use hygiene::{
     disable_core_dumps, is_dumpable, lock_memory, protect_key_memory, wipe_allocation,
@@ -21,6 +22,7 @@ pub use process::{
 pub use readahead::set_read_ahead_kib;
 pub use signals::{catch_interrupts, interrupted};
 pub use syslog::install_syslog_logger;
+pub use writeback::start_writeback;
 
 pub use users::{
     caller_for_process, caller_for_uid, caller_for_uid_lookup, caller_for_user_name,
