@@ -60,6 +60,8 @@ pub struct DirEntry {
     pub name: OsString,
     /// The backing inode number the listing found under the name.
     pub ino: u64,
+    /// The backing entry the name is stored under (empty for `.` and `..`).
+    pub entry: String,
 }
 
 /// statfs of the volume: the backing filesystem's counts.

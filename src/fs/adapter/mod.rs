@@ -369,24 +369,22 @@ impl Filesystem for EncryptedFs {
     fn readdirplus(
         &self,
         _req: &Request,
-        ino: INodeNo,
+        _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let result = self
-            .core
-            .readdirplus(ino.0, fh.0, offset, |entry, attr, next| {
-                let attr_out = file_attr(attr);
-                reply.add(
-                    INodeNo(attr.id),
-                    next,
-                    &entry.name,
-                    &TTL,
-                    &attr_out,
-                    GENERATION,
-                )
-            });
+        let result = self.core.readdirplus(fh.0, offset, |entry, attr, next| {
+            let attr_out = file_attr(attr);
+            reply.add(
+                INodeNo(attr.id),
+                next,
+                &entry.name,
+                &TTL,
+                &attr_out,
+                GENERATION,
+            )
+        });
         match result {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(failed("readdirplus", &e)),

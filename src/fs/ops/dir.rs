@@ -85,7 +85,6 @@ impl FsCore {
     /// page before that entry, or is the answer if it is the first.
     pub fn readdirplus(
         &self,
-        dir: NodeId,
         fh: HandleId,
         offset: u64,
         mut add: impl FnMut(&DirEntry, &Attr, u64) -> bool,
@@ -96,7 +95,7 @@ impl FsCore {
         self.readdir(fh, offset, |entry, next| {
             let counted = !matches!(entry.name.as_bytes(), b"." | b"..");
             let attr = if counted {
-                self.lookup_listed(dir, &dir_node, entry)
+                self.lookup_listed(&dir_node, entry)
             } else {
                 self.getattr(entry.id)
             };
@@ -122,17 +121,13 @@ impl FsCore {
         }
     }
 
-    /// [`FsCore::lookup`] of `entry` of a listing of `dir_node` (node `dir`):
-    /// straight from the entry's node when the listing found one that still
-    /// goes by that name and is linked, without encrypting the name and
-    /// opening the entry again (a warm `ls -l` or `git status` asks this of
-    /// every entry). Like the listing itself, this is as of the listing.
-    fn lookup_listed(
-        &self,
-        dir: NodeId,
-        dir_node: &Node,
-        entry: &DirEntry,
-    ) -> Result<Attr, FsError> {
+    /// [`FsCore::lookup`] of `entry` of a listing of `dir_node`: straight
+    /// from the entry's node when the listing found one that still goes by
+    /// that name and is linked, without opening the entry again (a warm `ls
+    /// -l` or `git status` asks this of every entry); else by the backing
+    /// entry the listing read, without encrypting the name again. Like the
+    /// listing itself, this is as of the listing.
+    fn lookup_listed(&self, dir_node: &Arc<Node>, entry: &DirEntry) -> Result<Attr, FsError> {
         let key = BackingKey {
             dev: dir_node.key().dev,
             ino: entry.ino,
@@ -147,7 +142,8 @@ impl FsCore {
             }
             self.forget(entry.id, 1);
         }
-        self.lookup(dir, &entry.name)
+        let fd = backing::open_entry(dir_node.fd(), &entry.entry)?;
+        Ok(self.remember(dir_node, &entry.name, fd)?.1)
     }
 
     pub fn releasedir(&self, fh: HandleId) -> Result<(), FsError> {
@@ -174,6 +170,7 @@ impl FsCore {
                 kind: Kind::Directory,
                 name: OsString::from("."),
                 ino: dir.key().ino,
+                entry: String::new(),
             },
             DirEntry {
                 id: parent_id,
@@ -182,6 +179,7 @@ impl FsCore {
                 ino: dir
                     .parent()
                     .map_or(dir.key().ino, |parent| parent.key().ino),
+                entry: String::new(),
             },
         ];
         let mut unknown_subdirs = Vec::new();
@@ -218,6 +216,8 @@ impl FsCore {
                 kind,
                 name,
                 ino: raw.ino,
+                // Decrypted, so it is one of the volume's (ASCII) names.
+                entry: raw.name.to_string_lossy().into_owned(),
             });
         }
         self.prefetch.subdirectories(dir, unknown_subdirs);

@@ -294,7 +294,7 @@ fn readdirplus_gives_attributes_and_counts_a_lookup_per_delivered_entry() {
     let fh = f.fs.opendir(ROOT_ID).unwrap();
     // A reply with room for `.`, `..` and one file: the second does not fit.
     let mut delivered = Vec::new();
-    f.fs.readdirplus(ROOT_ID, fh, 0, |entry, attr, _next| {
+    f.fs.readdirplus(fh, 0, |entry, attr, _next| {
         if delivered.len() == 3 {
             return true;
         }
@@ -324,9 +324,7 @@ fn readdirplus_of_a_bad_handle_fails_and_counts_nothing() {
     let f = fixture();
     let a = f.file_with("a", b"x");
     f.fs.forget(a, 1);
-    let err =
-        f.fs.readdirplus(ROOT_ID, 9999, 0, |_, _, _| false)
-            .unwrap_err();
+    let err = f.fs.readdirplus(9999, 0, |_, _, _| false).unwrap_err();
     assert!(matches!(err, FsError::BadHandle));
     assert!(matches!(f.fs.getattr(a), Err(FsError::NotFound)));
 }
