@@ -42,6 +42,17 @@ pub enum FsError {
     Volume(VolumeError),
 }
 
+impl FsError {
+    /// Whether the node or backing entry asked for does not exist (any more).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            FsError::NotFound => true,
+            FsError::Io(e) => e.kind() == io::ErrorKind::NotFound,
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for FsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

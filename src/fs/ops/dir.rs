@@ -108,7 +108,7 @@ impl FsCore {
                     added |= !full;
                     full
                 }
-                Err(FsError::NotFound) => false,
+                Err(e) if e.is_not_found() => false,
                 Err(e) => {
                     failure = Some(e);
                     true

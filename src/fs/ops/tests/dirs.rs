@@ -328,3 +328,38 @@ fn readdirplus_of_a_bad_handle_fails_and_counts_nothing() {
     assert!(matches!(err, FsError::BadHandle));
     assert!(matches!(f.fs.getattr(a), Err(FsError::NotFound)));
 }
+
+#[test]
+fn readdirplus_leaves_out_names_unlinked_or_renamed_since_the_listing() {
+    let f = fixture();
+    // All three nodes known to the daemon (one lookup each, from the creates).
+    f.file_with("gone", b"1");
+    f.file_with("moved", b"2");
+    let kept = f.file_with("kept", b"3");
+    let fh = f.fs.opendir(ROOT_ID).unwrap();
+    // The first reply takes `.` and `..` only; the listing is read now.
+    let mut first = 0;
+    f.fs.readdirplus(fh, 0, |_, _, _| {
+        first += 1;
+        first > 2
+    })
+    .unwrap();
+    f.fs.unlink(ROOT_ID, os("gone")).unwrap();
+    f.fs.rename(
+        ROOT_ID,
+        os("moved"),
+        ROOT_ID,
+        os("renamed"),
+        RenameMode::Replace,
+    )
+    .unwrap();
+    let mut rest = Vec::new();
+    f.fs.readdirplus(fh, 2, |entry, attr, _next| {
+        rest.push((entry.name.to_string_lossy().into_owned(), attr.id));
+        false
+    })
+    .unwrap();
+    f.fs.releasedir(fh).unwrap();
+    // The listing still names all three; only the one still there is given.
+    assert_eq!(rest, vec![("kept".to_string(), kept)]);
+}
