@@ -27,8 +27,6 @@ pub enum FsError {
     PermissionDenied,
     /// The volume is mounted read-only.
     ReadOnly,
-    /// Something kmsfs does not do (extended attributes).
-    NotSupported(&'static str),
     /// A request that makes no sense for its node (readlink of a file, ...).
     Invalid(&'static str),
     /// A name or symlink target that cannot be stored, or a backing name
@@ -65,7 +63,6 @@ impl fmt::Display for FsError {
             FsError::Exists => f.write_str("file exists"),
             FsError::PermissionDenied => f.write_str("permission denied by mode bits"),
             FsError::ReadOnly => f.write_str("the volume is mounted read-only"),
-            FsError::NotSupported(what) => write!(f, "kmsfs does not support {what}"),
             FsError::Invalid(why) => f.write_str(why),
             FsError::Name(e) => write!(f, "name: {e}"),
             FsError::Kms(e) => write!(f, "kms: {e}"),

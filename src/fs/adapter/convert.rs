@@ -21,7 +21,6 @@ pub fn errno(error: &FsError) -> Errno {
         FsError::Exists => Errno::EEXIST,
         FsError::PermissionDenied => Errno::EACCES,
         FsError::ReadOnly => Errno::EROFS,
-        FsError::NotSupported(_) => Errno::ENOTSUP,
         FsError::Invalid(_) => Errno::EINVAL,
         FsError::Name(e) => match e {
             NameError::TooLong { .. } | NameError::TargetTooLong { .. } => Errno::ENAMETOOLONG,
@@ -169,7 +168,6 @@ mod tests {
             (FsError::Exists, Errno::EEXIST),
             (FsError::PermissionDenied, Errno::EACCES),
             (FsError::ReadOnly, Errno::EROFS),
-            (FsError::NotSupported("xattrs"), Errno::ENOTSUP),
             (FsError::Invalid("no"), Errno::EINVAL),
         ];
         for (error, expected) in cases {
