@@ -92,12 +92,17 @@ impl Daemon {
         }
     }
 
-    /// The status once no handle is open (release reaches the daemon after close returns).
+    /// The status once no handle is open and no data key held (release reaches
+    /// the daemon after close returns).
     fn settled(&self) -> Status {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let status = self.status();
-            if (status.handles, status.dirs) == (0, 0) || Instant::now() > deadline {
+            // Releases arrive after close(2) returns and a status is not one
+            // atomic snapshot: wait for the data keys to be dropped too.
+            if (status.handles, status.dirs, status.data_keys) == (0, 0, 0)
+                || Instant::now() > deadline
+            {
                 return status;
             }
             thread::sleep(Duration::from_millis(50));
