@@ -391,3 +391,57 @@ fn a_mount_reads_ahead_four_mebibytes() {
     let kib = std::fs::read_to_string(&setting).unwrap_or_else(|e| panic!("{setting}: {e}"));
     assert_eq!(kib.trim(), "4096");
 }
+
+/// The ciphertext of a stream of 1 MiB writes goes to disk at once and leaves
+/// the page cache once there (RWF_DONTCACHE, Linux 6.14 on): after an fsync
+/// the backing object is mostly not cached, and the file reads back whole.
+#[test]
+fn a_stream_of_large_writes_leaves_little_ciphertext_in_the_cache() {
+    let Some(volume) =
+        MountedVolume::new("a_stream_of_large_writes_leaves_little_ciphertext_in_the_cache")
+    else {
+        return;
+    };
+    let path = volume.path("stream.bin");
+    let piece = common::mount::pattern(1 << 20, 7);
+    let pieces = 32u64;
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&path).unwrap();
+        for _ in 0..pieces {
+            file.write_all(&piece).unwrap();
+        }
+        file.sync_all().unwrap();
+    }
+    let object = std::fs::read_dir(&volume.backing)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let out = Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--raw", "--output", "RES,SIZE"])
+        .arg(&object)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "fincore: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fields: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    let (resident, size) = (fields[0], fields[1]);
+    assert!(size > pieces << 20, "{}: {size} bytes", object.display());
+    assert!(
+        resident <= size / 4,
+        "{resident} of {size} bytes of the backing object still cached"
+    );
+    let back = std::fs::read(&path).unwrap();
+    assert_eq!(back.len() as u64, pieces << 20);
+    assert!(
+        back.chunks(1 << 20).all(|c| c == piece),
+        "the stream reads back different"
+    );
+}

@@ -8,6 +8,7 @@ use std::os::unix::fs::FileExt;
 use super::handle::Object;
 use super::plain_buf::PlainBuf;
 use super::ObjectError;
+use crate::sys;
 
 /// The bytes a write puts into one chunk: `bytes` at offset `at` of its plaintext.
 #[derive(Clone, Copy)]
@@ -18,12 +19,35 @@ struct Patch<'d> {
 
 const NO_PATCH: Patch<'static> = Patch { at: 0, bytes: &[] };
 
+/// What the page cache keeps of the chunks a write puts in the backing file.
+#[derive(Clone, Copy)]
+enum Caching {
+    Keep,
+    DropBehind,
+}
+
 impl Object<'_> {
     /// Writes `data` at `plain_off`, growing the file if it ends past the end
     /// (a gap becomes holes that read as zeros). Partial chunks are read,
     /// authenticated, patched and resealed. On error, some of the chunks may
     /// already be written, each whole.
     pub fn write_at(&self, plain_off: u64, data: &[u8]) -> Result<(), ObjectError> {
+        self.write_chunks(plain_off, data, Caching::Keep)
+    }
+
+    /// Writes like [`write_at`](Self::write_at), for a stream of large writes:
+    /// the new chunks go to disk at once and leave the page cache once there
+    /// (see [`sys::write_all_at_uncached`]).
+    pub fn write_through_at(&self, plain_off: u64, data: &[u8]) -> Result<(), ObjectError> {
+        self.write_chunks(plain_off, data, Caching::DropBehind)
+    }
+
+    fn write_chunks(
+        &self,
+        plain_off: u64,
+        data: &[u8],
+        caching: Caching,
+    ) -> Result<(), ObjectError> {
         if data.is_empty() {
             return Ok(());
         }
@@ -59,7 +83,23 @@ impl Object<'_> {
                 let slot = &mut scratch[frame_start..frame_start + frame_len];
                 self.reseal(chunk_no, old_len, new_len, patch, slot)?;
             }
-            self.file.write_all_at(scratch, cipher_start)?;
+            // The file's last chunk stays cached even in a stream: the next
+            // write reads it back to reseal it as a full, non-last chunk.
+            let cached_from = match caching {
+                Caching::Keep => 0,
+                Caching::DropBehind if batch_end == layout.chunk_no(new_len - 1) => {
+                    (layout.cipher_off(batch_end) - cipher_start) as usize
+                }
+                Caching::DropBehind => scratch.len(),
+            };
+            let (dropped, cached) = scratch.split_at(cached_from);
+            if !dropped.is_empty() {
+                sys::write_all_at_uncached(self.file, dropped, cipher_start)?;
+            }
+            if !cached.is_empty() {
+                self.file
+                    .write_all_at(cached, cipher_start + cached_from as u64)?;
+            }
             batch_first = batch_end + 1;
         }
         Ok(())

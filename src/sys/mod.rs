@@ -22,7 +22,7 @@ pub use process::{
 pub use readahead::set_read_ahead_kib;
 pub use signals::{catch_interrupts, interrupted};
 pub use syslog::install_syslog_logger;
-pub use writeback::start_writeback;
+pub use writeback::write_all_at_uncached;
 
 pub use users::{
     caller_for_process, caller_for_uid, caller_for_uid_lookup, caller_for_user_name,

@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 
 use crate::fs::backing::{self, Kind, OpenFlags, RenameMode};
@@ -18,13 +17,12 @@ use crate::fs::inode::NodeId;
 use crate::fs::node::{FileState, Node, OpenContent};
 use crate::fs::types::Attr;
 use crate::object::{Object, ObjectError, ObjectHeader, PlainBuf};
-use crate::sys;
 use crate::volume::names::CipherName;
 
 use super::{requested_perm, temp_name, FsCore};
 
 /// Writes of at least this many bytes (the mount's largest) are taken as a
-/// stream, whose backing file is written out behind it.
+/// stream, written through to the backing disk (see `Object::write_through_at`).
 const STREAMING_WRITE: usize = 1024 * 1024;
 
 /// An open regular file: its own descriptor of the backing object (kept
@@ -262,16 +260,15 @@ impl FsCore {
             } else {
                 Ok(plain_off)
             };
-            at.and_then(|at| object.write_at(at, data))
-                .map_err(|e| (e, content.header.clone()))
+            at.and_then(|at| {
+                if data.len() >= STREAMING_WRITE {
+                    object.write_through_at(at, data)
+                } else {
+                    object.write_at(at, data)
+                }
+            })
+            .map_err(|e| (e, content.header.clone()))
         };
-        if written.is_ok() && data.len() >= STREAMING_WRITE {
-            // A stream of large writes: have ext4 write the file out behind
-            // it, so the disk works while the next chunks are sealed.
-            if let Err(e) = sys::start_writeback(handle.file.as_fd()) {
-                log::debug!("{}: early write-out not started: {e}", handle.node.path());
-            }
-        }
         match written {
             Ok(()) => Ok(u32::try_from(data.len()).unwrap_or(u32::MAX)),
             Err((e, header)) => Err(self.handle_failure(req, &handle, &header, e)),

@@ -6,8 +6,17 @@ use super::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Write { off: u64, len: usize, seed: u8 },
-    Read { off: u64, len: usize },
+    /// `through`: as a stream's write (`write_through_at`).
+    Write {
+        off: u64,
+        len: usize,
+        seed: u8,
+        through: bool,
+    },
+    Read {
+        off: u64,
+        len: usize,
+    },
     SetLen(u64),
 }
 
@@ -26,7 +35,8 @@ fn length() -> impl Strategy<Value = usize> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (offset(), length(), any::<u8>()).prop_map(|(off, len, seed)| Op::Write { off, len, seed }),
+        3 => (offset(), length(), any::<u8>(), any::<bool>())
+            .prop_map(|(off, len, seed, through)| Op::Write { off, len, seed, through }),
         2 => (offset(), length()).prop_map(|(off, len)| Op::Read { off, len }),
         1 => offset().prop_map(Op::SetLen),
     ]
@@ -45,9 +55,13 @@ proptest! {
         let mut model: Vec<u8> = Vec::new();
         for op in ops {
             match op {
-                Op::Write { off, len, seed } => {
+                Op::Write { off, len, seed, through } => {
                     let data = pattern(len, seed);
-                    t.object().write_at(off, &data).unwrap();
+                    if through {
+                        t.object().write_through_at(off, &data).unwrap();
+                    } else {
+                        t.object().write_at(off, &data).unwrap();
+                    }
                     if len > 0 {
                         let end = off as usize + len;
                         if model.len() < end {
