@@ -4,6 +4,7 @@
 
 mod hygiene;
 mod lock;
+mod name_cache;
 mod process;
 mod readahead;
 mod signals;

@@ -4,6 +4,7 @@ use std::ffi::{CStr, CString};
 use std::fs;
 use std::io::Read;
 
+use super::name_cache::{self, Database};
 use crate::model::Caller;
 
 /// Runs a reentrant passwd/group lookup with a growing buffer.
@@ -105,10 +106,18 @@ pub fn group_id(name: &str) -> Option<u32> {
     .map(|(_, gid)| gid)
 }
 
-fn group_names(gid: u32, groups: &[u32]) -> Vec<String> {
-    let mut gids = vec![gid];
-    gids.extend(groups.iter().copied().filter(|g| *g != gid));
-    gids.into_iter().filter_map(group_name).collect()
+/// The name of `uid` and those of groups `gid` and `groups` (each once, the
+/// primary first), kept between calls (see [`name_cache`]).
+fn names_of(uid: u32, gid: u32, groups: &[u32]) -> (Option<String>, Vec<String>) {
+    name_cache::with_names(|names| {
+        let user = names.name(Database::Users, uid, user_name);
+        let others = groups.iter().copied().filter(|g| *g != gid);
+        let groups = std::iter::once(gid)
+            .chain(others)
+            .filter_map(|g| names.name(Database::Groups, g, group_name))
+            .collect();
+        (user, groups)
+    })
 }
 
 /// The identity of this process: real uid, primary gid, supplementary groups.
@@ -120,18 +129,18 @@ pub fn current_caller() -> Caller {
         caller_for_process(pid).unwrap_or_else(|| caller_for_uid(uid, gid, Vec::new()));
     caller.uid = uid;
     caller.gid = gid;
-    caller.user_name = user_name(uid);
-    caller.group_names = group_names(gid, &caller.groups);
+    (caller.user_name, caller.group_names) = names_of(uid, gid, &caller.groups);
     caller
 }
 
 /// The identity of `uid`/`gid` with the given supplementary groups, no process.
 pub fn caller_for_uid(uid: u32, gid: u32, groups: Vec<u32>) -> Caller {
+    let (user_name, group_names) = names_of(uid, gid, &groups);
     Caller {
         uid,
-        user_name: user_name(uid),
+        user_name,
         gid,
-        group_names: group_names(gid, &groups),
+        group_names,
         groups,
         pid: None,
         comm: None,
@@ -168,13 +177,31 @@ pub fn caller_for_process(pid: u32) -> Option<Caller> {
     Some(caller)
 }
 
-/// A /proc text file, read with one buffer that holds it whole. Such files
-/// report a size of 0, so `fs::read_to_string` would start with a small
-/// buffer and double it: eight reads for a process's status instead of two.
+/// A /proc text file, read whole with as few system calls as it takes: no
+/// stat for a size hint (such files report 0) and no read to find the end,
+/// since a /proc file answers a read short only at its end (seq_file fills
+/// the buffer it is given). Bytes that are not UTF-8 (a command may have
+/// any name) are replaced, not taken for a process that is gone.
 fn read_proc_file(path: &str) -> Option<String> {
-    let mut text = String::with_capacity(4096);
-    fs::File::open(path).ok()?.read_to_string(&mut text).ok()?;
-    Some(text)
+    let mut file = fs::File::open(path).ok()?;
+    let mut text = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        match file.read(&mut text[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                if len < text.len() {
+                    break;
+                }
+                text.resize(text.len() * 2, 0);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    text.truncate(len);
+    Some(String::from_utf8_lossy(&text).into_owned())
 }
 
 /// The supplementary groups of user `name` whose primary group is `gid` (getgrouplist(3)).
