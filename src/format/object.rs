@@ -22,6 +22,9 @@ pub const VERSION: u16 = 1;
 /// Everything before the wrapped DEK: magic, version, cipher, reserved,
 /// chunk size, file id, blob length.
 pub const FIXED_LEN: usize = 4 + 2 + 1 + 1 + 4 + 16 + 2;
+/// Where the file id lies in a header: after magic, version, cipher, reserved
+/// byte and chunk size.
+pub const FILE_ID_OFFSET: u64 = 4 + 2 + 1 + 1 + 4;
 pub const MIN_CHUNK_SIZE: u32 = 4096;
 pub const MAX_CHUNK_SIZE: u32 = 1 << 20;
 /// The chunk size of new volumes unless told otherwise.

@@ -16,7 +16,7 @@ mod write;
 pub use crate::format::object::{FileId, ObjectHeader};
 pub use error::{IntegrityFailure, ObjectError};
 pub use handle::Object;
-pub use header::{plain_len_of, read_header, HeaderLock};
+pub use header::{plain_len_of, read_file_id, read_header, HeaderLock};
 pub use layout::plain_len_from_cipher_len;
 pub use plain_buf::PlainBuf;
 

@@ -6,7 +6,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 
 use crate::crypto::ContentKey;
 use crate::format::blob::CiphertextBlob;
@@ -16,9 +15,6 @@ use crate::fs::node::{FileState, Node, OpenContent};
 use crate::object::{self, FileId, HeaderLock, Object, ObjectError, ObjectHeader};
 
 use super::FsCore;
-
-/// Where the file id lies in an object header (docs/FORMAT.md, 5.1).
-const FILE_ID_OFFSET: u64 = 12;
 
 /// How often an open retries when concurrent truncating opens keep replacing
 /// the header it just had unwrapped.
@@ -93,11 +89,10 @@ impl FsCore {
             let content = self.unwrap_key(req, node, header.clone())?;
             let done = {
                 let mut state = node.state_mut();
-                let current = {
-                    let _no_replacement = HeaderLock::shared(file)?;
-                    object::read_header(file)?.0
-                };
-                if current.file_id != header.file_id {
+                // Only this daemon gives a file a new id (a fresh header, under
+                // the node's state, held here); a rewrap replaces a header but
+                // keeps its id, so the id needs no header lock to read whole.
+                if object::read_file_id(file)? != header.file_id {
                     continue;
                 }
                 let then = then.take().expect("BUG: a key used twice");
@@ -143,9 +138,7 @@ impl FsCore {
         let path = node.path();
         log::error!("{path}: {error}");
         // The header's file id field as it lies on disk, if the file is that long.
-        let mut file_id = [0u8; 16];
-        let _ = file.read_exact_at(&mut file_id, FILE_ID_OFFSET);
-        let file_id = FileId(file_id).hex();
+        let file_id = object::read_file_id(file).unwrap_or(FileId([0; 16])).hex();
         let context = self.volume.file_context(&file_id, &path);
         let key_id = self.volume.key_id();
         let reason = format!("the object header is unreadable: {format_error}");
