@@ -4,12 +4,13 @@
 # root and as another allowed user; a git-status-like stat storm). Targets are
 # interleaved within each repetition; prints medians, min-max and ratios.
 # kmsfs alone also gets the small-file reads again with every audit record
-# fsync'd before the reply (--audit-sync always), and the daemon's resident size
-# with 1,000 files held open.
+# fsync'd before the reply (--audit-sync always) and without audit records (a
+# build with the feature bench-no-audit, made for this and for nothing else),
+# and the daemon's resident size with 1,000 files held open.
 #
 # Usage (as root): bench/compare.sh [--quick] [--reps N] [--size-mib N]
 #     [--files N] [--runtime S] [--workdir DIR] [--targets "plain kmsfs gocryptfs securefs"]
-#     [--kmsfs PATH] [--chunk-size BYTES] [--cipher NAME] [--scaling]
+#     [--kmsfs PATH [--kmsfs-no-audit PATH]] [--chunk-size BYTES] [--cipher NAME] [--scaling]
 # --quick: 128 MiB files, 2,000 small files, 5 s fio runs, 1 repetition.
 # --scaling: instead of the table's workloads, how cost grows with threads
 # (random 4 KiB reads and writes by 1, 2, 4 fio jobs) and file size (reading
@@ -21,7 +22,7 @@ set -euo pipefail
 reps=3 size_mib=1024 files=10000 runtime=15
 workdir=/var/tmp/kmsfs-bench
 targets="plain kmsfs gocryptfs securefs"
-kmsfs_bin="" chunk_size="" cipher="" workloads=run_workloads
+kmsfs_bin="" no_audit_bin="" chunk_size="" cipher="" workloads=run_workloads
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) reps=1 size_mib=128 files=2000 runtime=5 ;;
@@ -32,10 +33,11 @@ while [ $# -gt 0 ]; do
         --workdir) workdir=$2; shift ;;
         --targets) targets=$2; shift ;;
         --kmsfs) kmsfs_bin=$2; shift ;;
+        --kmsfs-no-audit) no_audit_bin=$2; shift ;;
         --chunk-size) chunk_size=$2; shift ;;
         --cipher) cipher=$2; shift ;;
         --scaling) workloads=run_scaling ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -71,11 +73,15 @@ done
 targets=$available
 command -v fio >/dev/null || die "fio is needed"
 if [ -z "$kmsfs_bin" ]; then
-    echo "== building kmsfs (release)"
-    (cd "$repo" && cargo build --release -q --bin kmsfs)
+    echo "== building kmsfs (release), and a build that writes no audit records"
+    (cd "$repo" && cargo build --release -q --bin kmsfs --features bench-no-audit &&
+        cp target/release/kmsfs target/release/kmsfs-no-audit &&
+        cargo build --release -q --bin kmsfs)
     kmsfs_bin=$repo/target/release/kmsfs
+    no_audit_bin=$repo/target/release/kmsfs-no-audit
 fi
 kmsfs_bin=$(realpath "$kmsfs_bin")
+[ -z "$no_audit_bin" ] || no_audit_bin=$(realpath "$no_audit_bin")
 
 # --- work area -------------------------------------------------------------
 mkdir -p "$workdir"
@@ -260,6 +266,14 @@ run_workloads() {
         remount_kmsfs --audit-sync always
         drop_caches
         timed small_read_root_audit_always "$py" -c "$py_read_small" "$mnt/small"
+        # What the records cost: the same reads served by a build without them.
+        if [ -n "$no_audit_bin" ]; then
+            unmount_target
+            "$no_audit_bin" mount "$backing" "$mnt"
+            mounted=kmsfs
+            drop_caches
+            timed small_read_root_no_audit "$py" -c "$py_read_small" "$mnt/small"
+        fi
         remount_kmsfs
         record rss_1000_open "$("$py" -c "$py_rss_open" "$mnt/small" 1000 "$(kmsfs_daemon_pid)")" MiB
     fi

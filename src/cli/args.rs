@@ -5,10 +5,21 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The version `--version` prints; a build for measuring the audit's cost
+/// says that it writes no records.
+const VERSION: &str = if cfg!(feature = "bench-no-audit") {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (bench-no-audit: writes no audit records)"
+    )
+} else {
+    env!("CARGO_PKG_VERSION")
+};
+
 #[derive(Parser, Debug)]
 #[command(
     name = "kmsfs",
-    version,
+    version = VERSION,
     about = "A local key management service (AWS KMS semantics) and an encrypted FUSE filesystem",
     long_about = "kmsfs keeps customer master keys in a SQLite key vault, decides who may use them with \
                   AWS-style key policies and grants for Unix users, and records every request, allowed or \

@@ -42,6 +42,11 @@ pub fn main() -> ExitCode {
         _ => Cli::parse_from(args),
     };
     init_logging(&cli);
+    if cfg!(feature = "bench-no-audit") {
+        log::warn!(
+            "this build writes no audit records (feature bench-no-audit): for benchmarks only"
+        );
+    }
     // Files kmsfs creates hold secrets or audit records: private from the start.
     crate::sys::set_umask(0o077);
     match run(&cli) {
