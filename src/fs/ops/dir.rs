@@ -18,7 +18,7 @@ use crate::fs::node::Node;
 use crate::fs::types::{Attr, DirEntry};
 use crate::volume::names::{self, CipherName, DirId, DIR_ID_FILE};
 
-use super::{requested_perm, temp_name, FsCore, SET_GID};
+use super::{requested_perm, temp_name, FsCore, PreparedEntry, SET_GID};
 
 /// An open directory: the listing its readdir calls page through, read
 /// again from the start at offset 0.
@@ -279,16 +279,12 @@ impl FsCore {
         let placed = (|| -> Result<OwnedFd, FsError> {
             let fd = backing::open_entry(dir.fd(), &temp)?;
             DirId::create_in(&backing::proc_path(fd.as_fd()))?;
-            self.give_to_requester(req, &dir_stat, fd.as_fd())?;
-            backing::set_mode(fd.as_fd(), perm)?;
-            self.write_sidecar(&dir, &cipher)?;
-            backing::rename(
-                dir.fd(),
-                &temp,
-                dir.fd(),
-                cipher.entry(),
-                RenameMode::NoReplace,
-            )?;
+            let entry = PreparedEntry {
+                temp: &temp,
+                fd: fd.as_fd(),
+                perm,
+            };
+            self.publish_entry(req, &dir, &dir_stat, entry, &cipher)?;
             Ok(fd)
         })();
         match placed {

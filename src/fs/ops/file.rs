@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 
-use crate::fs::backing::{self, Kind, OpenFlags, RenameMode};
+use crate::fs::backing::{self, Kind, OpenFlags};
 use crate::fs::caller::Requester;
 use crate::fs::error::FsError;
 use crate::fs::handle::HandleId;
@@ -19,7 +20,7 @@ use crate::fs::types::Attr;
 use crate::object::{Object, ObjectError, ObjectHeader, PlainBuf};
 use crate::volume::names::CipherName;
 
-use super::{requested_perm, temp_name, FsCore};
+use super::{requested_perm, temp_name, FsCore, PreparedEntry};
 
 /// Writes of at least this many bytes (the mount's largest) are taken as a
 /// stream, written through to the backing disk (see `Object::write_through_at`).
@@ -191,20 +192,16 @@ impl FsCore {
         let dir_stat = backing::stat(dir.fd())?;
         let temp = temp_name()?;
         let file = backing::create_file(dir.fd(), &temp, 0o600)?;
-        let placed = (|| {
-            Object::create(&file, &content.header, &content.key)?;
-            self.give_to_requester(req, &dir_stat, std::os::fd::AsFd::as_fd(&file))?;
-            backing::set_mode(std::os::fd::AsFd::as_fd(&file), perm)?;
-            self.write_sidecar(dir, cipher)?;
-            backing::rename(
-                dir.fd(),
-                &temp,
-                dir.fd(),
-                cipher.entry(),
-                RenameMode::NoReplace,
-            )?;
-            Ok(())
-        })();
+        let placed = Object::create(&file, &content.header, &content.key)
+            .map_err(FsError::from)
+            .and_then(|_| {
+                let entry = PreparedEntry {
+                    temp: &temp,
+                    fd: file.as_fd(),
+                    perm,
+                };
+                self.publish_entry(req, dir, &dir_stat, entry, cipher)
+            });
         if let Err(e) = placed {
             if let Err(cleanup) = backing::remove(dir.fd(), &temp, false) {
                 log::warn!("cannot remove the unfinished {temp}: {cleanup}");

@@ -35,7 +35,7 @@ use crate::object::ObjectError;
 use crate::volume::names::{self, CipherName, DirId};
 use crate::volume::Volume;
 
-use super::backing::{self, BackingStat, Kind};
+use super::backing::{self, BackingStat, Kind, RenameMode};
 use super::caller::Requester;
 use super::error::FsError;
 use super::handle::HandleTable;
@@ -46,6 +46,14 @@ use super::types::Attr;
 
 pub use dir::OpenDir;
 pub use file::OpenFile;
+
+/// A new entry made under a temporary name of its directory, to be moved
+/// into place whole (see `FsCore::publish_entry`).
+struct PreparedEntry<'a> {
+    temp: &'a str,
+    fd: BorrowedFd<'a>,
+    perm: u32,
+}
 
 /// How a volume is served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -158,6 +166,30 @@ impl FsCore {
         node.move_to(dir, name);
         let attr = self.attr_of(id, &node, &stat)?;
         Ok((node, attr))
+    }
+
+    /// Moves an entry prepared under a temporary name of `dir` (whose stat is
+    /// `dir_stat`) into place as `cipher`, after giving it to the requester
+    /// with its mode; fails rather than replace an entry of that name.
+    fn publish_entry(
+        &self,
+        req: &Requester,
+        dir: &Node,
+        dir_stat: &BackingStat,
+        entry: PreparedEntry<'_>,
+        cipher: &CipherName,
+    ) -> Result<(), FsError> {
+        self.give_to_requester(req, dir_stat, entry.fd)?;
+        backing::set_mode(entry.fd, entry.perm)?;
+        self.write_sidecar(dir, cipher)?;
+        backing::rename(
+            dir.fd(),
+            entry.temp,
+            dir.fd(),
+            cipher.entry(),
+            RenameMode::NoReplace,
+        )?;
+        Ok(())
     }
 
     /// Gives the new backing inode `fd`, made by the daemon in `dir`, to the
