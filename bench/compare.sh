@@ -6,7 +6,9 @@
 # kmsfs alone also gets the small-file reads again with every audit record
 # fsync'd before the reply (--audit-sync always) and without audit records (a
 # build with the feature bench-no-audit, made for this and for nothing else),
-# and the daemon's resident size with 1,000 files held open.
+# and the daemon's resident size with 1,000 files held open. At the end the
+# run's audit records are checked: one Decrypt per open of the other user,
+# and the trail (rolled, with a signed digest) verifies.
 #
 # Usage (as root): bench/compare.sh [--quick] [--reps N] [--size-mib N]
 #     [--files N] [--runtime S] [--workdir DIR] [--targets "plain kmsfs gocryptfs securefs"]
@@ -345,6 +347,18 @@ expected = int(sys.argv[1])
 other = counts[("nobody", "allowed")]
 print(f"== audit: Decrypt records of this run {dict(counts)};",
       f"other user: {other} for {expected} opens", "(ok)" if other == expected else "(MISMATCH)")
-' "$((reps * files))"
+sys.exit(other != expected)
+' "$((reps * files))" || audit_failed=1
+    # The run's records, rolled into a log file with a signed digest, verify
+    # like every other part of the trail.
+    "$kmsfs_bin" audit flush --digest >/dev/null
+    if verified=$("$kmsfs_bin" audit verify 2>&1); then
+        echo "== audit verify: $(echo "$verified" | tail -2 | paste -sd ';' -) (ok)"
+    else
+        echo "$verified" | grep -v ' valid$' >&2
+        audit_failed=1
+    fi
 fi
 "$py" "$repo/bench/report.py" "$results" $targets
+[ -z "${audit_failed:-}" ] || die "the audit records of this run do not check out (above)"
+
