@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
 
 use kmsfs::audit::{
-    build_record, lookup, AuditEvent, AuditLog, DigestSigner, EventType, LookupFilter, Trail,
+    lookup, AuditEvent, AuditLog, DigestSigner, EventType, LookupFilter, Record, Trail,
     TrailConfig, TrailIdentity, TrailLedger,
 };
 use kmsfs::crypto::DigestSigningSeed;
@@ -61,7 +61,7 @@ fn record(n: usize, users: &[Caller; 3]) -> Value {
         "arn:kmsfs:kms:local:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-{:012}",
         n % 50
     );
-    build_record(&AuditEvent {
+    let event = AuditEvent {
         caller: Some(who),
         account_id: ACCOUNT,
         event_name: "Decrypt",
@@ -77,7 +77,8 @@ fn record(n: usize, users: &[Caller; 3]) -> Value {
         error,
         user_agent: "kmsfs-fs/0.1.0",
         additional_event_data: None,
-    })
+    };
+    serde_json::to_value(Record::new(&event)).expect("a record")
 }
 
 fn build_trail(dir: &std::path::Path) {

@@ -7,7 +7,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-use kmsfs::audit::{build_record, AuditEvent, AuditLog, EventType};
+use kmsfs::audit::{AuditEvent, AuditLog, EventType, Record};
 use kmsfs::crypto::KdfParams;
 use kmsfs::kms::{FileContext, Kms, NewKey, ALGORITHM};
 use kmsfs::model::KeyId;
@@ -83,7 +83,7 @@ fn kms_requests(c: &mut Criterion) {
                 user_agent: "kmsfs-bench",
                 additional_event_data: None,
             };
-            audit.append(&build_record(&event)).expect("append")
+            audit.append(&Record::new(&event)).expect("append")
         })
     });
     group.finish();

@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 
 use super::source::sources;
 use super::state::time_text;
-use super::view::RecordView;
+use super::view::RecordFacts;
+use super::writer::LogRecord;
 use super::{AuditError, EVENT_SOURCE, EVENT_VERSION};
 
 /// The eventType of insight records.
@@ -130,12 +131,11 @@ impl InsightMonitor {
     /// Feeds one record; returns the insight records to write: a Start when a
     /// window first reaches its threshold, an End when a window closes under
     /// it after a Start. Insight records themselves are ignored.
-    pub fn observe(&mut self, record: &Value) -> Vec<Value> {
-        let view = RecordView(record);
-        if record.get("eventType").and_then(Value::as_str) == Some(INSIGHT_EVENT_TYPE) {
+    pub fn observe(&mut self, record: &RecordFacts) -> Vec<Value> {
+        if record.event_type == Some(INSIGHT_EVENT_TYPE) {
             return Vec::new();
         }
-        let Some(time) = view.event_time().and_then(super::state::parse_time) else {
+        let Some(time) = record.time else {
             return Vec::new();
         };
         let window = self.window_of(time);
@@ -312,27 +312,24 @@ fn round2(x: f64) -> f64 {
 }
 
 /// The series a record counts in.
-fn series_keys(record: &Value) -> Vec<SeriesKey> {
-    let view = RecordView(record);
+fn series_keys(record: &RecordFacts) -> Vec<SeriesKey> {
     let mut metrics = Vec::new();
-    if view.event_name().is_some_and(|n| RATE_EVENTS.contains(&n)) {
+    if record.event_name.is_some_and(|n| RATE_EVENTS.contains(&n)) {
         metrics.push(Metric::CallRate);
     }
-    if view.error_code().is_some() {
+    if record.error_code.is_some() {
         metrics.push(Metric::ErrorRate);
     }
-    let user = view.user_name().or(view.principal_id());
-    let key = record.pointer("/resources/0/ARN").and_then(Value::as_str);
     let mut keys = Vec::new();
     for metric in metrics {
-        if let Some(user) = user {
+        if let Some(user) = &record.user {
             keys.push(SeriesKey {
                 attribute: "userName",
                 value: user.to_string(),
                 metric,
             });
         }
-        if let Some(key) = key {
+        if let Some(key) = record.key_arn {
             keys.push(SeriesKey {
                 attribute: "keyArn",
                 value: key.to_string(),
@@ -357,7 +354,7 @@ pub fn insights(
         source.for_each_raw(&mut |raw| {
             let stored = raw.parse()?;
             if history_from.map_or(true, |h| stored.event_time >= h) {
-                monitor.observe(&stored.record);
+                monitor.observe(&stored.record.facts());
             }
             Ok(())
         })?;

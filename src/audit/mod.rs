@@ -37,8 +37,10 @@ pub use insights::{format_insights, insights, InsightConfig, InsightMonitor, INS
 pub use layout::{TrailIdentity, TrailLayout};
 pub use lookup::{lookup, LookupFilter};
 pub use prune::{prune, PruneReport};
+#[cfg(test)]
+pub(crate) use record::build_record;
 pub use record::{
-    build_record, cloudtrail_error_code, AuditEvent, EventType, EVENT_SOURCE, EVENT_VERSION,
+    cloudtrail_error_code, AuditEvent, EventType, Record, EVENT_SOURCE, EVENT_VERSION,
     PATH_CONTEXT_KEY,
 };
 pub use signing::{DigestPublicKey, DigestSigner, SIGNATURE_ALGORITHM};
@@ -47,5 +49,6 @@ pub use table::{format_row, format_table};
 pub use tail::tail;
 pub use trail::{Trail, TrailConfig, TrailReport};
 pub use verify::{verify, verify_without_ledger, FileCheck, FileKind, VerifyRange, VerifyReport};
+pub use view::RecordFacts;
 pub use watch::InsightWatch;
-pub use writer::{AppendObserver, AuditLog, SyncPolicy, ACTIVE_LOG_NAME};
+pub use writer::{AppendObserver, AuditLog, LogRecord, SyncPolicy, ACTIVE_LOG_NAME};

@@ -1,9 +1,16 @@
 //! One audit record in CloudTrail's shape (docs/AUDIT.md, "Record fields"):
 //! what a KMS request was, who made it, from which process, and how it ended.
 
-use chrono::{SecondsFormat, Utc};
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::view::RecordFacts;
+use super::writer::LogRecord;
 use crate::model::{Caller, ARN_PARTITION, REGION};
 
 /// CloudTrail's record format version that kmsfs records follow.
@@ -54,53 +61,99 @@ pub struct AuditEvent<'a> {
     pub additional_event_data: Option<Value>,
 }
 
-/// Builds the record of `event`, stamped now and with fresh request and event ids.
-pub fn build_record(event: &AuditEvent) -> Value {
-    let mut record = Map::new();
-    let mut put = |name: &str, value: Value| {
-        record.insert(name.to_string(), value);
-    };
-    put("eventVersion", json!(EVENT_VERSION));
-    put(
-        "userIdentity",
-        user_identity(event.caller, event.account_id),
-    );
-    put(
-        "eventTime",
-        json!(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)),
-    );
-    put("eventSource", json!(EVENT_SOURCE));
-    put("eventName", json!(event.event_name));
-    put("awsRegion", json!(REGION));
-    if let Some(process) = event.caller.and_then(source_process) {
-        put("sourceProcess", process);
+/// The record of one event, stamped when it was made and with fresh request
+/// and event ids; serializes in CloudTrail's field order, straight from the
+/// event (the mount daemon writes one per open, so no `Value` is built).
+pub struct Record<'a> {
+    event: &'a AuditEvent<'a>,
+    time: DateTime<Utc>,
+    request_id: Uuid,
+    event_id: Uuid,
+}
+
+impl<'a> Record<'a> {
+    pub fn new(event: &'a AuditEvent<'a>) -> Record<'a> {
+        Record {
+            event,
+            time: Utc::now(),
+            request_id: Uuid::new_v4(),
+            event_id: Uuid::new_v4(),
+        }
     }
-    put("userAgent", json!(event.user_agent));
-    if let Some((code, message)) = &event.error {
-        put("errorCode", json!(cloudtrail_error_code(code)));
-        put("errorMessage", json!(message));
+}
+
+impl Serialize for Record<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let event = self.event;
+        let mut record = serializer.serialize_map(None)?;
+        record.serialize_entry("eventVersion", EVENT_VERSION)?;
+        let identity = UserIdentity {
+            caller: event.caller,
+            account_id: event.account_id,
+        };
+        record.serialize_entry("userIdentity", &identity)?;
+        let time = self.time.to_rfc3339_opts(SecondsFormat::Millis, true);
+        record.serialize_entry("eventTime", &time)?;
+        record.serialize_entry("eventSource", EVENT_SOURCE)?;
+        record.serialize_entry("eventName", event.event_name)?;
+        record.serialize_entry("awsRegion", REGION)?;
+        if let Some(process) = event.caller.and_then(SourceProcess::of) {
+            record.serialize_entry("sourceProcess", &process)?;
+        }
+        record.serialize_entry("userAgent", event.user_agent)?;
+        if let Some((code, message)) = &event.error {
+            record.serialize_entry("errorCode", cloudtrail_error_code(code))?;
+            record.serialize_entry("errorMessage", message)?;
+        }
+        record.serialize_entry("requestParameters", &event.request_parameters)?;
+        record.serialize_entry("responseElements", &event.response_elements)?;
+        if let Some(data) = &event.additional_event_data {
+            record.serialize_entry("additionalEventData", data)?;
+        }
+        let mut id = Uuid::encode_buffer();
+        record.serialize_entry(
+            "requestID",
+            self.request_id.hyphenated().encode_lower(&mut id),
+        )?;
+        record.serialize_entry("eventID", self.event_id.hyphenated().encode_lower(&mut id))?;
+        record.serialize_entry("readOnly", &event.read_only)?;
+        let resources = Resources {
+            arns: &event.resources,
+            account_id: event.account_id,
+        };
+        record.serialize_entry("resources", &resources)?;
+        record.serialize_entry("eventType", event.event_type.as_str())?;
+        record.serialize_entry("managementEvent", &true)?;
+        record.serialize_entry("recipientAccountId", event.account_id)?;
+        record.serialize_entry("eventCategory", "Management")?;
+        record.end()
     }
-    put("requestParameters", event.request_parameters.clone());
-    put("responseElements", event.response_elements.clone());
-    if let Some(data) = &event.additional_event_data {
-        put("additionalEventData", data.clone());
+}
+
+impl LogRecord for Record<'_> {
+    fn facts(&self) -> RecordFacts<'_> {
+        let event = self.event;
+        RecordFacts {
+            event_type: Some(event.event_type.as_str()),
+            time: Some(self.time),
+            event_name: Some(event.event_name),
+            error_code: event
+                .error
+                .as_ref()
+                .map(|(code, _)| cloudtrail_error_code(code)),
+            user: event.caller.map(|caller| match &caller.user_name {
+                Some(name) => Cow::Borrowed(name.as_str()),
+                None => Cow::Owned(caller.uid.to_string()),
+            }),
+            key_arn: event.resources.first().map(String::as_str),
+        }
     }
-    put("requestID", json!(uuid::Uuid::new_v4().to_string()));
-    put("eventID", json!(uuid::Uuid::new_v4().to_string()));
-    put("readOnly", json!(event.read_only));
-    put(
-        "resources",
-        event
-            .resources
-            .iter()
-            .map(|arn| json!({"accountId": event.account_id, "type": "AWS::KMS::Key", "ARN": arn}))
-            .collect(),
-    );
-    put("eventType", json!(event.event_type.as_str()));
-    put("managementEvent", json!(true));
-    put("recipientAccountId", json!(event.account_id));
-    put("eventCategory", json!("Management"));
-    Value::Object(record)
+}
+
+/// The record of `event` as a JSON value, for tests that read its fields.
+#[cfg(test)]
+pub(crate) fn build_record(event: &AuditEvent) -> Value {
+    serde_json::to_value(Record::new(event)).expect("a record serializes")
 }
 
 /// The `errorCode` CloudTrail records for a KMS exception name: AWS logs
@@ -112,37 +165,90 @@ pub fn cloudtrail_error_code(exception: &str) -> &str {
     }
 }
 
-fn user_identity(caller: Option<&Caller>, account_id: &str) -> Value {
-    let Some(caller) = caller else {
-        return json!({"type": "AWSService", "invokedBy": EVENT_SOURCE});
-    };
-    let user_name = caller
-        .user_name
-        .clone()
-        .unwrap_or_else(|| caller.uid.to_string());
-    json!({
-        "type": "UnixUser",
-        "principalId": caller.uid.to_string(),
-        "arn": format!("arn:{ARN_PARTITION}:iam::{account_id}:user/{user_name}"),
-        "accountId": account_id,
-        "userName": user_name,
-        "uid": caller.uid,
-        "gid": caller.gid,
-        "groups": caller.groups,
-    })
+/// `userIdentity`: the Unix user who made the request, or the service itself.
+struct UserIdentity<'a> {
+    caller: Option<&'a Caller>,
+    account_id: &'a str,
+}
+
+impl Serialize for UserIdentity<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut identity = serializer.serialize_map(None)?;
+        let Some(caller) = self.caller else {
+            identity.serialize_entry("type", "AWSService")?;
+            identity.serialize_entry("invokedBy", EVENT_SOURCE)?;
+            return identity.end();
+        };
+        let uid = caller.uid.to_string();
+        let user_name = caller.user_name.as_deref().unwrap_or(&uid);
+        let account_id = self.account_id;
+        identity.serialize_entry("type", "UnixUser")?;
+        identity.serialize_entry("principalId", &uid)?;
+        let arn = format!("arn:{ARN_PARTITION}:iam::{account_id}:user/{user_name}");
+        identity.serialize_entry("arn", &arn)?;
+        identity.serialize_entry("accountId", account_id)?;
+        identity.serialize_entry("userName", user_name)?;
+        identity.serialize_entry("uid", &caller.uid)?;
+        identity.serialize_entry("gid", &caller.gid)?;
+        identity.serialize_entry("groups", &caller.groups)?;
+        identity.end()
+    }
 }
 
 /// The calling process, in place of CloudTrail's sourceIPAddress; present when
 /// the pid is known, with `comm`/`exe` null when they could not be read.
-fn source_process(caller: &Caller) -> Option<Value> {
-    let pid = caller.pid?;
-    Some(json!({"pid": pid, "comm": caller.comm, "exe": caller.exe}))
+#[derive(Serialize)]
+struct SourceProcess<'a> {
+    pid: u32,
+    comm: &'a Option<String>,
+    exe: &'a Option<String>,
+}
+
+impl<'a> SourceProcess<'a> {
+    fn of(caller: &'a Caller) -> Option<SourceProcess<'a>> {
+        Some(SourceProcess {
+            pid: caller.pid?,
+            comm: &caller.comm,
+            exe: &caller.exe,
+        })
+    }
+}
+
+/// `resources`: the keys the request touched.
+struct Resources<'a> {
+    arns: &'a [String],
+    account_id: &'a str,
+}
+
+impl Serialize for Resources<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut list = serializer.serialize_seq(Some(self.arns.len()))?;
+        for arn in self.arns {
+            list.serialize_element(&KeyResource {
+                account_id: self.account_id,
+                kind: "AWS::KMS::Key",
+                arn,
+            })?;
+        }
+        list.end()
+    }
+}
+
+#[derive(Serialize)]
+struct KeyResource<'a> {
+    #[serde(rename = "accountId")]
+    account_id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(rename = "ARN")]
+    arn: &'a str,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{DateTime, Duration};
+    use serde_json::json;
 
     const ACCOUNT: &str = "000000001000";
     const KEY_ARN: &str =

@@ -1,52 +1,93 @@
 //! Named access to the fields of a stored record that lookups and tables use.
 
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::state::parse_time;
+use super::writer::LogRecord;
 use super::PATH_CONTEXT_KEY;
 use crate::model::KeyId;
 
+/// What the live insights read of a record, alike for a stored record and
+/// for one being written (`audit::Record`), which has no `Value` to read.
+pub struct RecordFacts<'a> {
+    pub event_type: Option<&'a str>,
+    pub time: Option<DateTime<Utc>>,
+    pub event_name: Option<&'a str>,
+    pub error_code: Option<&'a str>,
+    /// The user name, or the uid as text when the user has no name.
+    pub user: Option<Cow<'a, str>>,
+    /// The first resource's ARN.
+    pub key_arn: Option<&'a str>,
+}
+
+impl LogRecord for Value {
+    fn facts(&self) -> RecordFacts<'_> {
+        let view = RecordView(self);
+        RecordFacts {
+            event_type: view.text(&["eventType"]),
+            time: view.event_time().and_then(parse_time),
+            event_name: view.event_name(),
+            error_code: view.error_code(),
+            user: view.user_name().or(view.principal_id()).map(Cow::Borrowed),
+            key_arn: self
+                .get("resources")
+                .and_then(|resources| resources.get(0))
+                .and_then(|resource| resource.get("ARN"))
+                .and_then(Value::as_str),
+        }
+    }
+}
+
 /// Where a record may name a key, besides `resources[].ARN`.
-const KEY_NAME_POINTERS: [&str; 6] = [
-    "/requestParameters/keyId",
-    "/requestParameters/sourceKeyId",
-    "/requestParameters/destinationKeyId",
-    "/responseElements/keyId",
-    "/responseElements/keyMetadata/keyId",
-    "/responseElements/keyMetadata/arn",
+const KEY_NAME_PATHS: [&[&str]; 6] = [
+    &["requestParameters", "keyId"],
+    &["requestParameters", "sourceKeyId"],
+    &["requestParameters", "destinationKeyId"],
+    &["responseElements", "keyId"],
+    &["responseElements", "keyMetadata", "keyId"],
+    &["responseElements", "keyMetadata", "arn"],
 ];
 
 #[derive(Clone, Copy)]
 pub(super) struct RecordView<'a>(pub(super) &'a Value);
 
 impl<'a> RecordView<'a> {
-    fn text(self, pointer: &str) -> Option<&'a str> {
-        self.0.pointer(pointer).and_then(Value::as_str)
+    /// The text at `path` of object fields. (Not `Value::pointer`, which
+    /// allocates for every step: this runs for every record of a lookup and,
+    /// in the mount daemon, of every request.)
+    fn text(self, path: &[&str]) -> Option<&'a str> {
+        path.iter()
+            .try_fold(self.0, |value, field| value.get(field))
+            .and_then(Value::as_str)
     }
 
     pub(super) fn event_time(self) -> Option<&'a str> {
-        self.text("/eventTime")
+        self.text(&["eventTime"])
     }
 
     pub(super) fn event_name(self) -> Option<&'a str> {
-        self.text("/eventName")
+        self.text(&["eventName"])
     }
 
     pub(super) fn identity_type(self) -> Option<&'a str> {
-        self.text("/userIdentity/type")
+        self.text(&["userIdentity", "type"])
     }
 
     pub(super) fn user_name(self) -> Option<&'a str> {
-        self.text("/userIdentity/userName")
+        self.text(&["userIdentity", "userName"])
     }
 
     /// The uid, as text.
     pub(super) fn principal_id(self) -> Option<&'a str> {
-        self.text("/userIdentity/principalId")
+        self.text(&["userIdentity", "principalId"])
     }
 
     /// The calling program's name.
     pub(super) fn comm(self) -> Option<&'a str> {
-        self.text("/sourceProcess/comm")
+        self.text(&["sourceProcess", "comm"])
     }
 
     /// The file path in the request's encryption context.
@@ -59,7 +100,7 @@ impl<'a> RecordView<'a> {
     }
 
     pub(super) fn error_code(self) -> Option<&'a str> {
-        self.text("/errorCode")
+        self.text(&["errorCode"])
     }
 
     pub(super) fn read_only(self) -> Option<bool> {
@@ -77,9 +118,9 @@ impl<'a> RecordView<'a> {
             .flatten()
             .filter_map(|resource| resource.get("ARN").and_then(Value::as_str));
         resource_arns.chain(
-            KEY_NAME_POINTERS
+            KEY_NAME_PATHS
                 .iter()
-                .filter_map(move |pointer| self.text(pointer)),
+                .filter_map(move |path| self.text(path)),
         )
     }
 }

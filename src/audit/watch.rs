@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::view::RecordFacts;
 use super::writer::AppendObserver;
 use super::{AuditLog, InsightConfig, InsightMonitor};
 
@@ -47,7 +48,7 @@ impl InsightWatch {
 }
 
 impl AppendObserver for InsightWatch {
-    fn appended(&self, record: &Value) {
+    fn appended(&self, record: &RecordFacts) {
         let found = self.lock_monitor().observe(record);
         self.write(found);
     }

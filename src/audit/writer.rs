@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde::Serialize;
 
 use super::lock::{FileLock, LockKind};
+use super::view::RecordFacts;
 use super::AuditError;
 
 /// File name of the log records are appended to, inside the audit directory.
@@ -42,7 +43,14 @@ impl Default for SyncPolicy {
 /// Told of every record once it is in the log (the mount daemon's live
 /// insights). Called outside the log's locks, on the appending thread.
 pub trait AppendObserver: Send + Sync {
-    fn appended(&self, record: &Value);
+    fn appended(&self, record: &RecordFacts);
+}
+
+/// A record the log takes: a JSON object (`serde_json::Value`, or an
+/// `audit::Record` serialized straight from its event), and what observers
+/// are told of it.
+pub trait LogRecord: Serialize {
+    fn facts(&self) -> RecordFacts<'_>;
 }
 
 /// An open handle on the active log of one audit directory.
@@ -62,6 +70,9 @@ struct ActiveFile {
     dev: u64,
     ino: u64,
     last_sync: Instant,
+    /// The file's length after this handle's last record: while the file
+    /// still has it, it ends with that record's newline (no torn tail).
+    end_of_own_record: Option<u64>,
 }
 
 impl AuditLog {
@@ -103,25 +114,38 @@ impl AuditLog {
 
     /// Appends `record` as one line. Any error means the record is not in the
     /// log, and the request it describes must be refused.
-    pub fn append(&self, record: &Value) -> Result<(), AuditError> {
+    pub fn append(&self, record: &impl LogRecord) -> Result<(), AuditError> {
         self.write_record(record)?;
         if let Some(observer) = &self.observer {
-            observer.appended(record);
+            observer.appended(&record.facts());
         }
         Ok(())
     }
 
-    fn write_record(&self, record: &Value) -> Result<(), AuditError> {
+    fn write_record(&self, record: &impl LogRecord) -> Result<(), AuditError> {
         let mut line = serde_json::to_vec(record).map_err(|e| self.write_error(e.into()))?;
         line.push(b'\n');
-        let mut active = self.lock_active();
+        let mut guard = self.lock_active();
+        // A plain reference, so that the lock on the file and the record of
+        // the file's end borrow different fields.
+        let active: &mut ActiveFile = &mut guard;
         loop {
             let lock = FileLock::acquire(&active.file, LockKind::Exclusive)
                 .map_err(|e| self.write_error(e))?;
-            if active.is_at(&self.path).map_err(|e| self.write_error(e))? {
-                append_line(&active.file, &line).map_err(|e| self.write_error(e))?;
+            if let Some(len) = active
+                .len_if_at(&self.path)
+                .map_err(|e| self.write_error(e))?
+            {
+                let start = match active.end_of_own_record {
+                    Some(end) if end == len => len,
+                    _ => cut_torn_tail(&active.file).map_err(|e| self.write_error(e))?,
+                };
+                // Unknown again until the write below is known to be whole.
+                active.end_of_own_record = None;
+                append_line(&active.file, &line, start).map_err(|e| self.write_error(e))?;
+                active.end_of_own_record = Some(start + line.len() as u64);
                 drop(lock);
-                return self.sync_as_told(&mut active);
+                return self.sync_as_told(active);
             }
             // The log was rolled away since we opened it: follow the path.
             drop(lock);
@@ -194,14 +218,19 @@ impl ActiveFile {
             dev: metadata.dev(),
             ino: metadata.ino(),
             last_sync: Instant::now(),
+            end_of_own_record: None,
         })
     }
 
-    /// Whether `path` still names the file this descriptor was opened on.
-    fn is_at(&self, path: &Path) -> io::Result<bool> {
+    /// The file's length, when `path` still names the file this descriptor
+    /// was opened on; `None` when it was rolled away.
+    fn len_if_at(&self, path: &Path) -> io::Result<Option<u64>> {
         match fs::symlink_metadata(path) {
-            Ok(metadata) => Ok(metadata.dev() == self.dev && metadata.ino() == self.ino),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Ok(metadata) if metadata.dev() == self.dev && metadata.ino() == self.ino => {
+                Ok(Some(metadata.len()))
+            }
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -245,11 +274,11 @@ fn refuse_open_to_others(
     })
 }
 
-/// Appends `line` with exactly one write(2). The caller holds the exclusive
-/// lock, so the file's length is where O_APPEND puts the line, and a partial
-/// line from a short write can be cut off again, keeping the log whole.
-fn append_line(mut file: &File, line: &[u8]) -> io::Result<()> {
-    let end = cut_torn_tail(file)?;
+/// Appends `line` with exactly one write(2) to a log `end` bytes long that
+/// ends with a whole record. The caller holds the exclusive lock, so `end` is
+/// where O_APPEND puts the line, and a partial line from a short write can be
+/// cut off again, keeping the log whole.
+fn append_line(mut file: &File, line: &[u8], end: u64) -> io::Result<()> {
     let written = loop {
         match file.write(line) {
             // Interrupted before anything was written: the retry is the one write.

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::args::{Cli, VaultCommand};
 use super::error::CliError;
 use super::{render, session};
-use crate::audit::{build_record, AuditEvent, AuditLog, EventType};
+use crate::audit::{AuditEvent, AuditLog, EventType, Record};
 use crate::crypto::KdfParams;
 use crate::vault::{key_file_path, Protection, RootKeySource, Vault};
 
@@ -116,5 +116,5 @@ fn record_maintenance(
         user_agent: session::USER_AGENT,
         additional_event_data: None,
     };
-    Ok(audit.append(&build_record(&event))?)
+    Ok(audit.append(&Record::new(&event))?)
 }

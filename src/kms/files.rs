@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::error::KmsError;
 use super::{Call, Kms, Operation};
-use crate::audit::{build_record, AuditEvent, EventType};
+use crate::audit::{AuditEvent, EventType, Record};
 use crate::crypto::{DataKey, SecretBytes};
 use crate::format::blob::CiphertextBlob;
 use crate::model::{Caller, EncryptionContext, KeyId};
@@ -187,6 +187,6 @@ impl Kms {
             user_agent: &self.user_agent,
             additional_event_data: None,
         };
-        self.append(&build_record(&event))
+        self.append(&Record::new(&event))
     }
 }

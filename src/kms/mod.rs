@@ -31,7 +31,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::audit::{build_record, AuditEvent, AuditLog, EventType};
+use crate::audit::{AuditEvent, AuditLog, EventType, LogRecord, Record};
 use crate::model::{Caller, EncryptionContext, KeyId, KeyRef};
 use crate::policy::{self, PolicyDocument};
 use crate::vault::{KeyRecord, Vault, VaultError};
@@ -156,10 +156,10 @@ impl Kms {
             user_agent: &self.user_agent,
             additional_event_data: None,
         };
-        self.append(&build_record(&event))
+        self.append(&Record::new(&event))
     }
 
-    fn append(&self, record: &Value) -> Result<(), KmsError> {
+    fn append(&self, record: &impl LogRecord) -> Result<(), KmsError> {
         self.audit
             .append(record)
             .map_err(|err| KmsError::internal(err.to_string()))
@@ -294,7 +294,7 @@ impl Kms {
                 json!({"keyId": key.key_id.to_string(), "details": details}),
             ),
         };
-        self.append(&build_record(&event))
+        self.append(&Record::new(&event))
     }
 }
 #[cfg(test)]

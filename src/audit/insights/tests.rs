@@ -103,7 +103,7 @@ fn the_monitor_raises_start_once_and_end_after_the_burst() {
     let mut monitor = InsightMonitor::new(InsightConfig::new("000000001000"));
     let mut raised = Vec::new();
     for record in synthetic() {
-        raised.extend(monitor.observe(&record));
+        raised.extend(monitor.observe(&record.facts()));
     }
     raised.extend(monitor.tick(base() + Duration::minutes(200)));
     let for_nobody_errors: Vec<&Value> = raised
@@ -129,7 +129,7 @@ fn the_monitor_raises_start_once_and_end_after_the_burst() {
         10
     );
     // Insight records fed back in are ignored.
-    assert!(monitor.observe(start).is_empty());
+    assert!(monitor.observe(&start.facts()).is_empty());
     // Alice's steady 20 a minute raised nothing after her first minute (no
     // history then), which ended the minute after.
     let about_alice: Vec<(&Value, &Value)> = raised
@@ -151,7 +151,7 @@ fn ticks_every_window_end_the_insight_at_the_first_quiet_window() {
     let mut monitor = InsightMonitor::new(InsightConfig::new("000000001000"));
     let mut raised = Vec::new();
     for i in 0..50 {
-        raised.extend(monitor.observe(&record("nobody", 0, i, true)));
+        raised.extend(monitor.observe(&record("nobody", 0, i, true).facts()));
     }
     let start = raised.len();
     assert!(start > 0, "no Start");

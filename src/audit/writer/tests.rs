@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::audit::test_support::{decrypt_record, read_records};
+use serde_json::Value;
 
 /// Set in the child processes these tests spawn: the audit directory to use.
 const CHILD_DIR_ENV: &str = "KMSFS_AUDIT_TEST_CHILD_DIR";
