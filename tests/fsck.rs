@@ -210,6 +210,29 @@ fn fsck_clean_volume_and_each_kind_of_damage() {
     assert_eq!(damage[0]["Path"], "/dir");
     assert_eq!(damage[0]["Kind"], "directory-id");
 
+    // A directory whose copy of its id in the attribute differs from its id
+    // file (the filesystem reads the attribute): the directory is named.
+    let b = copy(&volume, "dirid-attribute");
+    let mut id = [0u8; 16];
+    let len = rustix::fs::getxattr(&b.dir, "user.kmsfs.dirid", &mut id)
+        .expect("mkdir through the mount gave the backing directory its id attribute");
+    assert_eq!(len, 16);
+    assert_eq!(std::fs::read(b.dir.join("kmsfs.dirid")).unwrap(), id);
+    id[0] ^= 1;
+    rustix::fs::setxattr(
+        &b.dir,
+        "user.kmsfs.dirid",
+        &id,
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    let (code, report) = fsck(&volume, &b.root);
+    assert_eq!(code, 1, "{report:#}");
+    let damage = report["Damage"].as_array().unwrap();
+    assert_eq!(damage.len(), 1, "{report:#}");
+    assert_eq!(damage[0]["Path"], "/dir");
+    assert_eq!(damage[0]["Kind"], "directory-id");
+
     // A config whose bound chunk size was edited: its name key no longer unwraps.
     let b = copy(&volume, "config");
     let config = b.root.join("kmsfs.volume");

@@ -21,7 +21,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 
-use crate::volume::names::DIR_ID_FILE;
+use crate::volume::names::DirId;
 
 use super::backing::{self, Kind};
 use super::node::Node;
@@ -145,8 +145,8 @@ fn read_ahead(job: &Job) {
     }
 }
 
-/// Reads the id file, the entries and their inodes of the subdirectory, for
-/// the cache only: a failure here is met again, and handled, by the walk.
+/// Reads the id, the entries and their inodes of the subdirectory, for the
+/// cache only: a failure here is met again, and handled, by the walk.
 fn read_subdirectory(parent: &Node, entry: &OsString) {
     let Some(entry) = entry.to_str() else {
         return;
@@ -154,7 +154,7 @@ fn read_subdirectory(parent: &Node, entry: &OsString) {
     let Ok(dir) = backing::open_entry(parent.fd(), entry) else {
         return;
     };
-    let _ = backing::read_small(dir.as_fd(), DIR_ID_FILE);
+    let _ = DirId::read_in(&backing::proc_path(dir.as_fd()));
     for entry in backing::list_dir_unseen(dir.as_fd()).unwrap_or_default() {
         let _ = backing::read_inode(dir.as_fd(), &entry.name);
     }

@@ -11,6 +11,7 @@ mod signals;
 mod syslog;
 mod users;
 mod writeback;
+mod xattr;
 
 pub use hygiene::{
     disable_core_dumps, is_dumpable, lock_memory, protect_key_memory, wipe_allocation,
@@ -24,6 +25,7 @@ pub use readahead::set_read_ahead_kib;
 pub use signals::{catch_interrupts, interrupted};
 pub use syslog::install_syslog_logger;
 pub use writeback::write_all_at_uncached;
+pub use xattr::{get_xattr, remove_xattr, set_xattr};
 
 pub use users::{
     caller_for_process, caller_for_uid, caller_for_uid_lookup, caller_for_user_name,

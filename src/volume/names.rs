@@ -20,9 +20,12 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::crypto::{random_bytes, CryptoError, NameKey};
+use crate::sys;
 
 /// The file in every backing directory that holds its [`DirId`].
 pub const DIR_ID_FILE: &str = "kmsfs.dirid";
+/// The extended attribute of a backing directory that holds a copy of its id.
+pub const DIR_ID_XATTR: &str = "user.kmsfs.dirid";
 /// The longest plaintext name, and the longest backing entry name (ext4's limit).
 pub const MAX_NAME_LEN: usize = 255;
 /// The longest plaintext symlink target whose encrypted form still fits a
@@ -61,14 +64,43 @@ impl DirId {
             .map_err(|_| NameError::BadDirId { len: bytes.len() })
     }
 
-    /// Reads the id of the backing directory `dir`.
+    /// Reads the id of the backing directory `dir`: its copy in the
+    /// directory's extended attribute [`DIR_ID_XATTR`] when there is one (a
+    /// cold walk then reads no data block per directory: ext4 keeps so small
+    /// an attribute inside the inode), else [`DIR_ID_FILE`].
     pub fn read_in(dir: &Path) -> Result<DirId, NameError> {
+        DirId::read_attribute(dir).map_or_else(|| DirId::read_file(dir), Ok)
+    }
+
+    /// Reads the id as [`DirId::read_in`] finds it, and refuses a directory
+    /// whose [`DIR_ID_FILE`] is missing or differs from the copy in its
+    /// attribute (what `kmsfs fsck` checks).
+    pub fn read_checked(dir: &Path) -> Result<DirId, NameError> {
+        let id = DirId::read_file(dir)?;
+        match DirId::read_attribute(dir) {
+            Some(copy) if copy != id => Err(NameError::DirIdCopyDiffers),
+            _ => Ok(id),
+        }
+    }
+
+    fn read_file(dir: &Path) -> Result<DirId, NameError> {
         let bytes = std::fs::read(dir.join(DIR_ID_FILE)).map_err(NameError::DirIdFile)?;
         DirId::from_file_bytes(&bytes)
     }
 
+    /// The copy in the attribute, if there is one of 16 bytes.
+    fn read_attribute(dir: &Path) -> Option<DirId> {
+        let mut id = [0u8; 16];
+        match sys::get_xattr(dir, DIR_ID_XATTR, &mut id) {
+            Ok(16) => Some(DirId(id)),
+            _ => None,
+        }
+    }
+
     /// Gives the new backing directory `dir` a fresh id, written and synced
     /// before any name in it is created; refuses to replace an existing one.
+    /// The copy in the attribute follows; where the backing filesystem has
+    /// no user attributes, the file alone serves.
     pub fn create_in(dir: &Path) -> Result<DirId, NameError> {
         let id = DirId::random().map_err(NameError::Random)?;
         let mut file = OpenOptions::new()
@@ -80,6 +112,12 @@ impl DirId {
         file.write_all(&id.0)
             .and_then(|()| file.sync_all())
             .map_err(NameError::DirIdFile)?;
+        if let Err(err) = sys::set_xattr(dir, DIR_ID_XATTR, &id.0) {
+            log::debug!(
+                "{}: no {DIR_ID_XATTR} ({err}): the id is read from {DIR_ID_FILE}",
+                dir.display()
+            );
+        }
         Ok(id)
     }
 }
@@ -145,6 +183,8 @@ pub enum NameError {
     BadDirId {
         len: usize,
     },
+    /// The directory's id file and the copy in its attribute differ.
+    DirIdCopyDiffers,
     Random(CryptoError),
 }
 
@@ -174,6 +214,10 @@ impl fmt::Display for NameError {
             NameError::BadDirId { len } => {
                 write!(f, "{DIR_ID_FILE} holds {len} bytes; a directory id is 16")
             }
+            NameError::DirIdCopyDiffers => write!(
+                f,
+                "{DIR_ID_FILE} differs from the directory's {DIR_ID_XATTR} attribute"
+            ),
             NameError::Random(e) => e.fmt(f),
         }
     }
@@ -586,6 +630,49 @@ mod tests {
         assert!(matches!(
             DirId::read_in(other.path()),
             Err(NameError::BadDirId { len: 15 })
+        ));
+    }
+
+    fn attribute_of(dir: &Path) -> Option<Vec<u8>> {
+        let mut value = [0u8; 64];
+        let len = sys::get_xattr(dir, DIR_ID_XATTR, &mut value).ok()?;
+        Some(value[..len].to_vec())
+    }
+
+    #[test]
+    fn the_id_is_read_from_its_attribute_and_the_file_stays_the_reference() {
+        let backing = tempfile::tempdir().unwrap();
+        let dir = backing.path();
+        let id = DirId::create_in(dir).unwrap();
+        assert_eq!(attribute_of(dir).as_deref(), Some(&id.0[..]));
+
+        // The attribute is what a read finds; fsck's read refuses a copy that differs.
+        let file_id = DirId([7u8; 16]);
+        let file = dir.join(DIR_ID_FILE);
+        std::fs::remove_file(&file).unwrap();
+        std::fs::write(&file, file_id.0).unwrap();
+        assert_eq!(DirId::read_in(dir).unwrap(), id);
+        assert!(matches!(
+            DirId::read_checked(dir),
+            Err(NameError::DirIdCopyDiffers)
+        ));
+
+        // Without the attribute (a copy that dropped it, a filesystem
+        // without user attributes) the file serves.
+        sys::remove_xattr(dir, DIR_ID_XATTR).unwrap();
+        assert_eq!(DirId::read_in(dir).unwrap(), file_id);
+        assert_eq!(DirId::read_checked(dir).unwrap(), file_id);
+
+        // An attribute that is not 16 bytes is not a copy; a missing file is
+        // damage even where the attribute is whole.
+        sys::set_xattr(dir, DIR_ID_XATTR, &[1u8; 15]).unwrap();
+        assert_eq!(DirId::read_in(dir).unwrap(), file_id);
+        sys::set_xattr(dir, DIR_ID_XATTR, &id.0).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(DirId::read_in(dir).unwrap(), id);
+        assert!(matches!(
+            DirId::read_checked(dir),
+            Err(NameError::DirIdFile(_))
         ));
     }
 

@@ -76,7 +76,7 @@ fn directory<V: Visitor>(
         path: dir,
         shown: &shown,
     })?;
-    let dir_id = match DirId::read_in(dir) {
+    let dir_id = match DirId::read_checked(dir) {
         Ok(id) => Some(id),
         Err(error) => {
             visitor.visit(Visit::DirIdUnreadable {
