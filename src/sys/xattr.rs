@@ -1,71 +1,64 @@
 //! Extended attributes of a file, by path (following symlinks): the volume
 //! keeps a copy of each backing directory's id in one.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-fn c_string(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+/// Calls `call` with `path` and `name` as C strings; its -1 as the error in errno.
+fn call_with(
+    path: &Path,
+    name: &str,
+    call: impl FnOnce(&CStr, &CStr) -> isize,
+) -> io::Result<usize> {
+    let c_string =
+        |bytes: &[u8]| CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL));
+    let (path, name) = (
+        c_string(path.as_os_str().as_bytes())?,
+        c_string(name.as_bytes())?,
+    );
+    usize::try_from(call(&path, &name)).map_err(|_| io::Error::last_os_error())
 }
 
 /// Reads attribute `name` of `path` into `value`; its length. ERANGE when
 /// the value is longer than `value`, ENODATA when there is none.
 pub fn get_xattr(path: &Path, name: &str, value: &mut [u8]) -> io::Result<usize> {
-    let (path, name) = (
-        c_string(path.as_os_str().as_bytes())?,
-        c_string(name.as_bytes())?,
-    );
-    // SAFETY: both strings are NUL-terminated and live across the call; the
-    // kernel writes at most value.len() bytes into value.
-    let len = unsafe {
-        libc::getxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            value.as_mut_ptr().cast(),
-            value.len(),
-        )
-    };
-    usize::try_from(len).map_err(|_| io::Error::last_os_error())
+    call_with(path, name, |path, name| {
+        // SAFETY: both strings are NUL-terminated and outlive the call; the
+        // kernel writes at most value.len() bytes into value.
+        unsafe {
+            libc::getxattr(
+                path.as_ptr(),
+                name.as_ptr(),
+                value.as_mut_ptr().cast(),
+                value.len(),
+            )
+        }
+    })
 }
 
 /// Sets attribute `name` of `path` to `value`, creating or replacing it.
 pub fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
-    let (path, name) = (
-        c_string(path.as_os_str().as_bytes())?,
-        c_string(name.as_bytes())?,
-    );
-    // SAFETY: both strings are NUL-terminated and live across the call; the
-    // kernel reads value.len() bytes of value.
-    let result = unsafe {
-        libc::setxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    call_with(path, name, |path, name| {
+        let flags = 0;
+        let value_ptr = value.as_ptr().cast();
+        // SAFETY: both strings are NUL-terminated and outlive the call; the
+        // kernel reads value.len() bytes of value.
+        unsafe {
+            libc::setxattr(path.as_ptr(), name.as_ptr(), value_ptr, value.len(), flags) as isize
+        }
+    })
+    .map(drop)
 }
 
 /// Removes attribute `name` of `path`.
 pub fn remove_xattr(path: &Path, name: &str) -> io::Result<()> {
-    let (path, name) = (
-        c_string(path.as_os_str().as_bytes())?,
-        c_string(name.as_bytes())?,
-    );
-    // SAFETY: both strings are NUL-terminated and live across the call.
-    if unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    call_with(path, name, |path, name| {
+        // SAFETY: both strings are NUL-terminated and outlive the call.
+        unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) as isize }
+    })
+    .map(drop)
 }
 
 #[cfg(test)]
