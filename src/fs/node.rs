@@ -177,7 +177,8 @@ impl Node {
         path
     }
 
-    /// This directory's id, read from its `kmsfs.dirid` once.
+    /// This directory's id, read once (`DirId::read_in`: the copy in its
+    /// attribute, else its `kmsfs.dirid`).
     pub fn dir_id(&self) -> Result<DirId, NameError> {
         if let Some(id) = self.dir_id.get() {
             return Ok(*id);
