@@ -40,6 +40,23 @@ impl SmallDisk {
         assert!(status.success(), "mount -t tmpfs");
         SmallDisk { dir }
     }
+
+    /// Waits until the disk has `bytes` free; fails after ten seconds.
+    fn wait_for_free(&self, bytes: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let fs = rustix::fs::statvfs(self.dir.path()).unwrap();
+            let free = fs.f_bavail * fs.f_frsize;
+            if free >= bytes {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{free} bytes free 10 s after the unlink, wanted {bytes}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for SmallDisk {
@@ -116,9 +133,12 @@ fn a_full_backing_disk_gives_the_writer_enospc_and_loses_nothing_earlier() {
         Err(e) => assert_eq!(code(&e), libc::EIO, "reading the filler: {e}"),
     }
 
-    // Space freed, writes work again.
+    // Space freed, writes work again. The backing inode lives until the
+    // kernel's RELEASE and FORGET for the filler reach the daemon, and both
+    // are sent after close and unlink have returned: wait for the space.
     fs::remove_file(&filler).unwrap();
     let after = pattern(1 << 20, 7);
+    disk.wait_for_free(2 << 20);
     fs::write(vol.path("after"), &after).unwrap();
     assert_eq!(fs::read(vol.path("after")).unwrap(), after);
     drop(vol);
