@@ -271,6 +271,16 @@ pub fn reopen_file(fd: BorrowedFd<'_>, writable: bool) -> io::Result<File> {
     Ok(File::from(file))
 }
 
+/// Opens the regular file `fd` names for reading past the page cache
+/// (O_DIRECT), or through it where the filesystem does not allow that.
+pub fn reopen_uncached(fd: BorrowedFd<'_>) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    match rfs::open(proc_path(fd), flags | OFlags::DIRECT, Mode::empty()) {
+        Err(rustix::io::Errno::INVAL) => reopen_file(fd, false),
+        direct => Ok(File::from(direct?)),
+    }
+}
+
 /// Creates the regular file `name` in `dir` (it must not exist), open read-write.
 pub fn create_file(dir: BorrowedFd<'_>, name: &str, perm: u32) -> io::Result<File> {
     let flags = OFlags::CREATE | OFlags::EXCL | OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;

@@ -8,7 +8,8 @@
 //!
 //! `adapter` is the only fuser user and holds no logic; `ops` is the core on
 //! node ids and handle numbers; `backing` the only rustix user; `prefetch`
-//! reads ahead of walks in background threads. Mounting:
+//! reads ahead of walks in background threads, `read_ahead` ahead of a
+//! handle read from start to end. Mounting:
 //! `mount` serves a filesystem at a checked mount point, `daemon` detaches
 //! `kmsfs mount`, `unmount` and `mountinfo` find and remove mounts.
 //! Must not import the CLI or the vault.
@@ -25,6 +26,7 @@ pub mod mountinfo;
 mod node;
 mod ops;
 mod prefetch;
+mod read_ahead;
 mod types;
 pub mod unmount;
 

@@ -45,6 +45,10 @@ pub struct FileState {
     /// The chunk layout from the header: maps the size on disk to the
     /// plaintext size without reading the header again.
     pub layout: Option<Layout>,
+    /// Counts the times the state was taken for a change (a write, a
+    /// truncate, a new key, an open or a release): what was read ahead at an
+    /// older generation may be out of date.
+    pub generation: u64,
 }
 
 /// An object's header and its unwrapped, prepared data key.
@@ -194,7 +198,9 @@ impl Node {
     }
 
     pub fn state_mut(&self) -> RwLockWriteGuard<'_, FileState> {
-        self.state.write().unwrap_or_else(|e| e.into_inner())
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        state.generation += 1;
+        state
     }
 }
 

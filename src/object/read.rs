@@ -20,6 +20,20 @@ impl Object<'_> {
     /// (fewer only at the end of the file, 0 at or past it). Every chunk it
     /// touches is authenticated first: a failure returns an error, never bytes.
     pub fn read_at(&self, plain_off: u64, buf: &mut [u8]) -> Result<usize, ObjectError> {
+        self.read_at_from(plain_off, buf, &mut |batch, at| {
+            self.file.read_exact_at(batch, at)
+        })
+    }
+
+    /// [`Object::read_at`], with the ciphertext read by `read_exact_at`
+    /// (which fills its buffer with the object's bytes at an offset) instead
+    /// of from the object's file: for ciphertext already read ahead.
+    pub fn read_at_from(
+        &self,
+        plain_off: u64,
+        buf: &mut [u8],
+        read_exact_at: &mut dyn FnMut(&mut [u8], u64) -> std::io::Result<()>,
+    ) -> Result<usize, ObjectError> {
         let plain_len = self.plain_len()?;
         if buf.is_empty() || plain_off >= plain_len {
             return Ok(0);
@@ -43,7 +57,7 @@ impl Object<'_> {
                     ciphertext.resize(batch_len, 0);
                 }
                 let batch = &mut ciphertext[..batch_len];
-                self.file.read_exact_at(batch, cipher_start)?;
+                read_exact_at(batch, cipher_start)?;
                 for chunk_no in first..=batch_end {
                     let frame_start = (layout.cipher_off(chunk_no) - cipher_start) as usize;
                     let chunk_len = layout.chunk_len(chunk_no, plain_len) as usize;

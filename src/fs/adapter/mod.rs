@@ -134,6 +134,13 @@ impl Filesystem for EncryptedFs {
         if let Err(missing) = config.add_capabilities(plus) {
             log::warn!("the kernel does not offer {missing:?}: listings come without attributes");
         }
+        // Large files read past the page cache stay mappable (Linux 6.6 on).
+        match config.add_capabilities(InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP) {
+            Ok(()) => self.core.allow_uncached_reads(),
+            Err(missing) => {
+                log::info!("the kernel does not offer {missing:?}: every file is read through its page cache")
+            }
+        }
         Ok(())
     }
 
@@ -268,8 +275,14 @@ impl Filesystem for EncryptedFs {
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let flags = backing::OpenFlags::from_raw(flags.0);
-        let result = self.core.open(&requester(req), ino.0, flags);
-        reply_opened("open", reply, result, FILE_OPEN);
+        match self.core.open(&requester(req), ino.0, flags) {
+            Ok(opened) if opened.uncached => reply.opened(
+                FileHandle(opened.handle),
+                FILE_OPEN | FopenFlags::FOPEN_DIRECT_IO,
+            ),
+            Ok(opened) => reply.opened(FileHandle(opened.handle), FILE_OPEN),
+            Err(e) => reply.error(failed("open", &e)),
+        }
     }
 
     fn read(

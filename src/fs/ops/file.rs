@@ -8,6 +8,8 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use crate::fs::backing::{self, Kind, OpenFlags};
@@ -16,6 +18,7 @@ use crate::fs::error::FsError;
 use crate::fs::handle::HandleId;
 use crate::fs::inode::NodeId;
 use crate::fs::node::{FileState, Node, OpenContent};
+use crate::fs::read_ahead::ReadAhead;
 use crate::fs::types::Attr;
 use crate::object::{Object, ObjectError, ObjectHeader, PlainBuf};
 use crate::volume::names::CipherName;
@@ -26,6 +29,19 @@ use super::{requested_perm, temp_name, FsCore, PreparedEntry};
 /// stream, written through to the backing disk (see `Object::write_through_at`).
 const STREAMING_WRITE: usize = 1024 * 1024;
 
+/// Files of at least this many bytes opened read-only are read past the
+/// mount's page cache, with the daemon's own read-ahead (`fs::read_ahead`).
+/// Smaller files keep the cache: they are read in one or two requests anyway.
+const UNCACHED_READS_FROM: u64 = 1024 * 1024;
+
+/// An opened file: its handle, and whether the kernel is to bypass its page
+/// cache for it (FOPEN_DIRECT_IO).
+#[derive(Debug)]
+pub struct Opened {
+    pub handle: HandleId,
+    pub uncached: bool,
+}
+
 /// An open regular file: its own descriptor of the backing object (kept
 /// after an unlink), what the open allows, and the chunks whose integrity
 /// failure it has recorded.
@@ -35,16 +51,26 @@ pub struct OpenFile {
     writable: bool,
     append: bool,
     recorded_chunks: Mutex<BTreeSet<u64>>,
+    /// For a handle read past the page cache: where its last read ended, and
+    /// what is read ahead while it reads in order.
+    stream: Option<Mutex<Stream>>,
+}
+
+#[derive(Default)]
+struct Stream {
+    next_plain: u64,
+    read_ahead: Option<ReadAhead>,
 }
 
 impl OpenFile {
-    fn new(node: Arc<Node>, file: File, flags: OpenFlags) -> OpenFile {
+    fn new(node: Arc<Node>, file: File, flags: OpenFlags, uncached: bool) -> OpenFile {
         OpenFile {
             node,
             file,
             writable: flags.writable,
             append: flags.append,
             recorded_chunks: Mutex::new(BTreeSet::new()),
+            stream: uncached.then(Mutex::default),
         }
     }
 
@@ -63,8 +89,67 @@ impl OpenFile {
     }
 }
 
+impl Stream {
+    /// Reads like `Object::read_at`, the ciphertext from what is read ahead
+    /// where it can: a read that starts where the last one ended starts the
+    /// read-ahead; one the read-ahead does not hold ends it.
+    fn read(
+        &mut self,
+        file: &File,
+        generation: u64,
+        object: &Object<'_>,
+        plain_off: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, ObjectError> {
+        let in_order = plain_off == self.next_plain;
+        if self
+            .read_ahead
+            .as_ref()
+            .is_some_and(|ahead| !ahead.is_current(generation))
+        {
+            self.read_ahead = None;
+        }
+        let read_ahead = &mut self.read_ahead;
+        let read = object.read_at_from(plain_off, buf, &mut |batch, at| {
+            if read_ahead.is_none() && in_order {
+                *read_ahead = backing::reopen_uncached(file.as_fd())
+                    .ok()
+                    .and_then(|reader| ReadAhead::start(reader, at, generation));
+            }
+            if let Some(ahead) = read_ahead.as_mut() {
+                match ahead.copy(at, batch) {
+                    Ok(true) => return Ok(()),
+                    Ok(false) => *read_ahead = None,
+                    Err(e) => {
+                        *read_ahead = None;
+                        return Err(e);
+                    }
+                }
+            }
+            file.read_exact_at(batch, at)
+        });
+        if let Ok(len) = read {
+            self.next_plain = plain_off + len as u64;
+        }
+        read
+    }
+}
+
 impl FsCore {
-    pub fn open(&self, req: &Requester, id: NodeId, flags: OpenFlags) -> Result<HandleId, FsError> {
+    /// Opens file `id`; a large file opened read-only is read past the
+    /// mount's page cache where the kernel allows it.
+    pub fn open(&self, req: &Requester, id: NodeId, flags: OpenFlags) -> Result<Opened, FsError> {
+        let uncached_allowed = !flags.writable && self.uncached_reads.load(Ordering::Relaxed);
+        self.open_handle(req, id, flags, uncached_allowed)
+    }
+
+    fn open_handle(
+        &self,
+        req: &Requester,
+        id: NodeId,
+        flags: OpenFlags,
+        uncached_allowed: bool,
+    ) -> Result<Opened, FsError> {
         let node = self.node(id)?;
         match node.kind() {
             Kind::RegularFile => {}
@@ -83,6 +168,7 @@ impl FsCore {
             state.install(content);
             state.handles += 1;
         };
+        let mut plain_len = 0;
         if flags.writable && flags.truncate {
             self.with_fresh_key(req, &node, &file, |state, content| {
                 attach(state, content);
@@ -91,12 +177,16 @@ impl FsCore {
         } else {
             self.with_existing_key(req, &node, &file, |state, content| {
                 // An object no plaintext length gives is refused now, not at read.
-                Object::new(&file, &content.header, &content.key).plain_len()?;
+                plain_len = Object::new(&file, &content.header, &content.key).plain_len()?;
                 attach(state, content);
                 Ok(())
             })?;
         }
-        Ok(self.files.insert(OpenFile::new(node, file, flags)))
+        let uncached = uncached_allowed && plain_len >= UNCACHED_READS_FROM;
+        let handle = self
+            .files
+            .insert(OpenFile::new(node, file, flags, uncached));
+        Ok(Opened { handle, uncached })
     }
 
     /// Creates regular file `name` in `parent` and opens it. If the name
@@ -138,7 +228,7 @@ impl FsCore {
             state.install(content);
             state.handles += 1;
         }
-        let fh = self.files.insert(OpenFile::new(node, file, flags));
+        let fh = self.files.insert(OpenFile::new(node, file, flags, false));
         Ok((attr, fh))
     }
 
@@ -167,8 +257,9 @@ impl FsCore {
         flags: OpenFlags,
     ) -> Result<(Attr, HandleId), FsError> {
         let attr = self.lookup(parent, name)?;
-        match self.open(req, attr.id, flags) {
-            Ok(fh) => Ok((attr, fh)),
+        // Served with the page cache: the reply to CREATE asks for nothing else.
+        match self.open_handle(req, attr.id, flags, false) {
+            Ok(opened) => Ok((attr, opened.handle)),
             Err(e) => {
                 // The kernel gets an error, not the entry: undo its lookup.
                 self.nodes.forget(attr.id, 1);
@@ -223,9 +314,15 @@ impl FsCore {
         let read = {
             let state = handle.node.state();
             let content = state.content();
-            Object::new(&handle.file, &content.header, &content.key)
-                .read_at(plain_off, &mut buf)
-                .map_err(|e| (e, content.header.clone()))
+            let object = Object::new(&handle.file, &content.header, &content.key);
+            match &handle.stream {
+                None => object.read_at(plain_off, &mut buf),
+                Some(stream) => {
+                    let mut stream = stream.lock().unwrap_or_else(|e| e.into_inner());
+                    stream.read(&handle.file, state.generation, &object, plain_off, &mut buf)
+                }
+            }
+            .map_err(|e| (e, content.header.clone()))
         };
         match read {
             Ok(len) => {

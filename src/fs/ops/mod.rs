@@ -25,6 +25,7 @@ mod tests;
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::crypto::{random_bytes, DataKey, NameKey};
@@ -76,6 +77,9 @@ pub struct FsCore {
     usual_layout: Layout,
     /// Reads the subdirectories a listing shows ahead of a walk into them.
     prefetch: Prefetcher,
+    /// Whether the kernel lets files be read past its page cache and still
+    /// be mapped shared (FUSE_DIRECT_IO_ALLOW_MMAP), set once it says so.
+    uncached_reads: AtomicBool,
 }
 
 impl FsCore {
@@ -111,6 +115,7 @@ impl FsCore {
             options,
             as_root: backing::running_as_root(),
             prefetch: Prefetcher::start(),
+            uncached_reads: AtomicBool::new(false),
         })
     }
 
@@ -130,6 +135,12 @@ impl FsCore {
 
     fn cipher_name(&self, dir_id: &DirId, name: &OsStr) -> Result<CipherName, FsError> {
         Ok(names::encrypt_name(self.volume.name_key(), dir_id, name)?)
+    }
+
+    /// Lets large files opened read-only be read past the kernel's page
+    /// cache: for a kernel that maps such files shared all the same.
+    pub fn allow_uncached_reads(&self) {
+        self.uncached_reads.store(true, Ordering::Relaxed);
     }
 
     fn check_writable(&self) -> Result<(), FsError> {

@@ -28,7 +28,7 @@ fn each_open_is_one_decrypt_record_and_each_create_one_generate_data_key() {
     );
     assert_eq!(f.records("Decrypt").len(), 0);
     for round in 1..=3 {
-        let fh = f.fs.open(&owner(), id, flags(false)).unwrap();
+        let fh = f.fs.open(&owner(), id, flags(false)).unwrap().handle;
         f.fs.release(fh).unwrap();
         assert_eq!(f.records("Decrypt").len(), round);
     }
@@ -57,11 +57,11 @@ fn a_user_the_policy_does_not_name_is_refused_until_added_then_refused_again() {
     // Mode bits allow everyone to read: the key policy decides.
     assert_eq!(f.fs.getattr(id).unwrap().perm, 0o644);
     assert_eq!(
-        refused_code(f.fs.open(&stranger(), id, flags(false))),
+        refused_code(f.fs.open(&stranger(), id, flags(false)).map(|o| o.handle)),
         ErrorCode::AccessDenied
     );
     f.edit_policy(PolicyEdit::AddUser, "uid:4242");
-    let fh = f.fs.open(&stranger(), id, flags(false)).unwrap();
+    let fh = f.fs.open(&stranger(), id, flags(false)).unwrap().handle;
     assert_eq!(
         &*f.fs.read(&stranger(), fh, 0, 100).unwrap(),
         b"for the team"
@@ -69,7 +69,7 @@ fn a_user_the_policy_does_not_name_is_refused_until_added_then_refused_again() {
     f.fs.release(fh).unwrap();
     f.edit_policy(PolicyEdit::RemoveUser, "uid:4242");
     assert_eq!(
-        refused_code(f.fs.open(&stranger(), id, flags(false))),
+        refused_code(f.fs.open(&stranger(), id, flags(false)).map(|o| o.handle)),
         ErrorCode::AccessDenied
     );
     let records = f.records("Decrypt");
@@ -97,10 +97,10 @@ fn an_open_handle_outlives_the_policy_that_allowed_it() {
     let f = fixture();
     let id = f.file_with("shared.txt", b"for the team");
     f.edit_policy(PolicyEdit::AddUser, "uid:4242");
-    let fh = f.fs.open(&stranger(), id, flags(true)).unwrap();
+    let fh = f.fs.open(&stranger(), id, flags(true)).unwrap().handle;
     f.edit_policy(PolicyEdit::RemoveUser, "uid:4242");
     assert_eq!(
-        refused_code(f.fs.open(&stranger(), id, flags(false))),
+        refused_code(f.fs.open(&stranger(), id, flags(false)).map(|o| o.handle)),
         ErrorCode::AccessDenied
     );
     assert_eq!(
@@ -109,7 +109,7 @@ fn an_open_handle_outlives_the_policy_that_allowed_it() {
     );
     assert_eq!(f.fs.write(&stranger(), fh, 0, b"FOR").unwrap(), 3);
     f.fs.release(fh).unwrap();
-    let fh = f.fs.open(&owner(), id, flags(false)).unwrap();
+    let fh = f.fs.open(&owner(), id, flags(false)).unwrap().handle;
     assert_eq!(&*f.fs.read(&owner(), fh, 0, 100).unwrap(), b"FOR the team");
     f.fs.release(fh).unwrap();
 }
@@ -118,9 +118,9 @@ fn an_open_handle_outlives_the_policy_that_allowed_it() {
 fn a_key_open_elsewhere_does_not_let_a_refused_user_in() {
     let f = fixture();
     let id = f.file_with("f", b"secret");
-    let held = f.fs.open(&owner(), id, flags(false)).unwrap();
+    let held = f.fs.open(&owner(), id, flags(false)).unwrap().handle;
     assert_eq!(
-        refused_code(f.fs.open(&stranger(), id, flags(false))),
+        refused_code(f.fs.open(&stranger(), id, flags(false)).map(|o| o.handle)),
         ErrorCode::AccessDenied
     );
     f.fs.release(held).unwrap();
@@ -153,7 +153,7 @@ fn a_refused_create_leaves_nothing_behind() {
     };
     f.fs.kms(|kms| kms.disable_key(&me(), &f.key)).unwrap();
     assert_eq!(
-        refused_code(f.fs.open(&stranger(), id, trunc)),
+        refused_code(f.fs.open(&stranger(), id, trunc).map(|o| o.handle)),
         ErrorCode::Disabled
     );
     f.fs.kms(|kms| kms.enable_key(&me(), &f.key)).unwrap();
@@ -166,7 +166,7 @@ fn a_disabled_key_refuses_every_open_until_enabled() {
     let id = f.file_with("f", b"x");
     f.fs.kms(|kms| kms.disable_key(&me(), &f.key)).unwrap();
     assert_eq!(
-        refused_code(f.fs.open(&owner(), id, flags(false))),
+        refused_code(f.fs.open(&owner(), id, flags(false)).map(|o| o.handle)),
         ErrorCode::Disabled
     );
     let err =
@@ -189,7 +189,7 @@ fn a_header_moved_from_another_file_does_not_unwrap() {
     let mut a_bytes = std::fs::read(f.backing_path(a)).unwrap();
     a_bytes[..header_len].copy_from_slice(&b_bytes[..header_len]);
     std::fs::write(f.backing_path(a), &a_bytes).unwrap();
-    let fh = f.fs.open(&owner(), a, flags(false)).unwrap();
+    let fh = f.fs.open(&owner(), a, flags(false)).unwrap().handle;
     let err = f.fs.read(&owner(), fh, 0, 4).unwrap_err();
     assert!(matches!(err, FsError::Object(_)), "{err}");
     f.fs.release(fh).unwrap();

@@ -96,13 +96,13 @@ fn append_handles_write_at_the_end_whatever_the_offset() {
         append: true,
         ..flags(true)
     };
-    let fh = f.fs.open(&owner(), id, append).unwrap();
+    let fh = f.fs.open(&owner(), id, append).unwrap().handle;
     f.write(fh, 0, b"two\n");
     f.write(fh, 1, b"three\n");
     f.fs.release(fh).unwrap();
     assert_eq!(f.content(id), b"one\ntwo\nthree\n");
     // Without O_APPEND the offset is obeyed.
-    let fh = f.fs.open(&owner(), id, flags(true)).unwrap();
+    let fh = f.fs.open(&owner(), id, flags(true)).unwrap().handle;
     f.write(fh, 0, b"ONE");
     f.fs.release(fh).unwrap();
     assert_eq!(f.content(id), b"ONE\ntwo\nthree\n");
@@ -113,7 +113,7 @@ fn truncate_down_and_up_through_a_handle_and_by_path() {
     let f = fixture();
     let data = pattern(3 * CHUNK + 100, 9);
     let id = f.file_with("t", &data);
-    let fh = f.fs.open(&owner(), id, flags(true)).unwrap();
+    let fh = f.fs.open(&owner(), id, flags(true)).unwrap().handle;
     let cut = SetAttr {
         size: Some(CHUNK as u64 + 5),
         ..SetAttr::default()
@@ -156,7 +156,7 @@ fn truncating_to_zero_by_path_or_with_o_trunc_gives_a_fresh_key() {
         truncate: true,
         ..flags(true)
     };
-    let fh = f.fs.open(&owner(), id, trunc).unwrap();
+    let fh = f.fs.open(&owner(), id, trunc).unwrap().handle;
     assert_eq!(f.records("GenerateDataKey").len(), generated + 1);
     f.write(fh, 0, b"new");
     f.fs.release(fh).unwrap();
@@ -168,12 +168,12 @@ fn truncating_to_zero_by_path_or_with_o_trunc_gives_a_fresh_key() {
 fn a_truncating_open_gives_every_open_handle_the_new_key() {
     let f = fixture();
     let id = f.file_with("shared", b"before");
-    let reader = f.fs.open(&owner(), id, flags(false)).unwrap();
+    let reader = f.fs.open(&owner(), id, flags(false)).unwrap().handle;
     let trunc = OpenFlags {
         truncate: true,
         ..flags(true)
     };
-    let writer = f.fs.open(&owner(), id, trunc).unwrap();
+    let writer = f.fs.open(&owner(), id, trunc).unwrap().handle;
     f.write(writer, 0, b"after!");
     assert_eq!(f.read(reader, 0, 100), b"after!");
     f.fs.release(writer).unwrap();
@@ -235,7 +235,7 @@ fn a_flipped_byte_on_disk_is_eio_and_recorded_never_wrong_bytes() {
     let at = bytes.len() - CHUNK - 100; // inside the last chunk but one
     bytes[at] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
-    let fh = f.fs.open(&owner(), id, flags(false)).unwrap();
+    let fh = f.fs.open(&owner(), id, flags(false)).unwrap().handle;
     // The first chunk still reads; the tampered one does not.
     assert_eq!(f.read(fh, 0, 100), data[..100]);
     let err = f.fs.read(&owner(), fh, 0, data.len() as u32).unwrap_err();
@@ -255,7 +255,7 @@ fn a_flipped_byte_on_disk_is_eio_and_recorded_never_wrong_bytes() {
     ));
     f.fs.release(fh).unwrap();
     assert_eq!(f.records("IntegrityCheckFailed").len(), 1);
-    let fh = f.fs.open(&owner(), id, flags(false)).unwrap();
+    let fh = f.fs.open(&owner(), id, flags(false)).unwrap().handle;
     f.fs.read(&owner(), fh, CHUNK as u64, 10).unwrap_err();
     f.fs.release(fh).unwrap();
     let records = f.records("IntegrityCheckFailed");
@@ -381,7 +381,7 @@ fn a_write_into_a_tampered_chunk_is_refused_recorded_and_changes_nothing() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x80; // the tag of the last chunk
     std::fs::write(&path, &bytes).unwrap();
-    let fh = f.fs.open(&owner(), id, flags(true)).unwrap();
+    let fh = f.fs.open(&owner(), id, flags(true)).unwrap().handle;
     // A partial write must read the chunk first: refused.
     let err =
         f.fs.write(&owner(), fh, CHUNK as u64 + 10, b"x")
@@ -435,9 +435,9 @@ fn the_status_counts_handles_and_data_keys_until_they_are_released() {
     let idle = f.fs.status();
     assert_eq!((idle.handles, idle.data_keys), (0, 0), "{idle}");
     let (attr, first) = f.create(ROOT_ID, "f");
-    let second = f.fs.open(&owner(), attr.id, flags(false)).unwrap();
+    let second = f.fs.open(&owner(), attr.id, flags(false)).unwrap().handle;
     let other = f.file_with("g", b"g");
-    let other_fh = f.fs.open(&owner(), other, flags(false)).unwrap();
+    let other_fh = f.fs.open(&owner(), other, flags(false)).unwrap().handle;
     let busy = f.fs.status();
     assert_eq!(
         busy,

@@ -160,7 +160,7 @@ impl Fixture {
 
     /// The whole content of node `id`, through an open of its own.
     fn content(&self, id: NodeId) -> Vec<u8> {
-        let fh = self.fs.open(&owner(), id, flags(false)).unwrap();
+        let fh = self.fs.open(&owner(), id, flags(false)).unwrap().handle;
         let size = self.fs.getattr(id).unwrap().size as usize;
         let data = self.read(fh, 0, size + 100);
         self.fs.release(fh).unwrap();
