@@ -5,6 +5,7 @@
 mod common;
 
 use std::fs::{self, File, OpenOptions};
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
@@ -152,4 +153,16 @@ fn a_stream_read_ahead_sees_a_write_through_another_handle() {
         rest == content[1 << 20..],
         "the reader got bytes from before the write"
     );
+
+    // Read to its end, then appended to: the same handle reads on.
+    let tail = pattern(3 << 20, 11);
+    OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(&tail)
+        .unwrap();
+    let mut more = vec![0u8; tail.len()];
+    reader.read_exact_at(&mut more, SIZE as u64).unwrap();
+    assert!(more == tail, "the appended bytes read back wrong");
 }

@@ -108,9 +108,9 @@ impl ReadAhead {
 
     /// Fills `dst` with the file's bytes at `at`, waiting for the thread as
     /// needed. `Ok(false)`: the bytes are not ahead of this stream (the
-    /// reader went back or far ahead); the caller reads them itself.
-    /// An end of file before `dst` is full is `UnexpectedEof`, as with
-    /// `read_exact_at`.
+    /// reader went back or far ahead, or past where the thread found the
+    /// file's end: the file may have grown since); the caller reads them
+    /// itself.
     pub fn copy(&mut self, at: u64, dst: &mut [u8]) -> io::Result<bool> {
         let end = at + dst.len() as u64;
         let window_start = self.held.front().map_or(self.next, |b| b.start);
@@ -122,7 +122,7 @@ impl ReadAhead {
         }
         while self.next < end {
             let Some(block) = self.receive()? else {
-                return Err(io::ErrorKind::UnexpectedEof.into());
+                return Ok(false);
             };
             self.next = block.end();
             if block.end() <= at {
