@@ -77,6 +77,12 @@ impl Drop for StreamSlot {
 }
 
 impl ReadAhead {
+    /// Whether a stream could start now (fewer than `MAX_STREAMS` read
+    /// ahead), so that a reader does not reopen its file for nothing.
+    pub fn has_room() -> bool {
+        STREAMS.load(Ordering::Acquire) < MAX_STREAMS
+    }
+
     /// Starts reading `file` ahead from `from` (rounded down to the
     /// alignment); `None` when the daemon already reads `MAX_STREAMS` ahead.
     pub fn start(file: File, from: u64, generation: u64) -> Option<ReadAhead> {

@@ -111,7 +111,7 @@ impl Stream {
         }
         let read_ahead = &mut self.read_ahead;
         let read = object.read_at_from(plain_off, buf, &mut |batch, at| {
-            if read_ahead.is_none() && in_order {
+            if read_ahead.is_none() && in_order && ReadAhead::has_room() {
                 *read_ahead = backing::reopen_uncached(file.as_fd())
                     .ok()
                     .and_then(|reader| ReadAhead::start(reader, at, generation));
