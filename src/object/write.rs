@@ -19,6 +19,37 @@ struct Patch<'d> {
 
 const NO_PATCH: Patch<'static> = Patch { at: 0, bytes: &[] };
 
+/// The page size the backing file's cache is assumed to have.
+const PAGE: u64 = 4096;
+/// The aligned span of the backing file read around an edge of a write.
+const READ_AROUND: u64 = 32 * 1024;
+
+/// The spans to read into the page cache before writing ciphertext bytes
+/// `start..end`: the READ_AROUND-aligned span around each edge that ends
+/// inside a page (one span when they meet). Frames are not page-aligned, so
+/// the kernel must read the page under such an edge before it can write part
+/// of it, one page at a time and waiting for each; asked for first, they come
+/// in one read, with their neighbours, which nearby writes then find cached.
+/// Pages wholly in between are not read: they are overwritten.
+fn read_around(start: u64, end: u64) -> impl Iterator<Item = (u64, u64)> {
+    let head = (start % PAGE != 0).then(|| {
+        let from = start / READ_AROUND * READ_AROUND;
+        (from, from + READ_AROUND)
+    });
+    let tail = (end % PAGE != 0).then(|| {
+        let to = end.div_ceil(READ_AROUND) * READ_AROUND;
+        (to - READ_AROUND, to)
+    });
+    match (head, tail) {
+        (Some((from, head_end)), Some((tail_start, to))) if tail_start <= head_end => {
+            [Some((from, to)), None]
+        }
+        (head, tail) => [head, tail],
+    }
+    .into_iter()
+    .flatten()
+}
+
 /// What the page cache keeps of the chunks a write puts in the backing file.
 #[derive(Clone, Copy)]
 enum Caching {
@@ -69,6 +100,11 @@ impl Object<'_> {
             let cipher_start = layout.cipher_off(batch_first);
             let cipher_end = layout.cipher_off(batch_end)
                 + layout.frame_len(layout.chunk_len(batch_end, new_len));
+            for (from, to) in read_around(cipher_start, cipher_end) {
+                if let Err(e) = sys::will_need(self.file, from, to - from) {
+                    log::debug!("no read-around for a write: {e}");
+                }
+            }
             let scratch = scratch.resized((cipher_end - cipher_start) as usize);
             for chunk_no in batch_first..=batch_end {
                 let frame_start = (layout.cipher_off(chunk_no) - cipher_start) as usize;
@@ -209,5 +245,36 @@ impl Object<'_> {
             .seal_frame(&self.header.chunk_aad(chunk_no, is_last), frame)
             .map_err(ObjectError::Random)?;
         Ok(frame.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(start: u64, end: u64) -> Vec<(u64, u64)> {
+        read_around(start, end).collect()
+    }
+
+    #[test]
+    fn a_small_write_reads_the_span_around_it_once() {
+        // The frame of chunk 10 of 4 KiB chunks (4124 bytes after a 116-byte header).
+        let start = 116 + 10 * 4124;
+        assert_eq!(spans(start, start + 4124), [(32768, 65536)]);
+        // Across a span boundary: both spans, in one request.
+        assert_eq!(spans(32000, 33000), [(0, 65536)]);
+    }
+
+    #[test]
+    fn page_aligned_edges_are_not_read() {
+        assert_eq!(spans(8192, 16384), []);
+        assert_eq!(spans(8192, 9000), [(0, 32768)]);
+        assert_eq!(spans(9000, 16384), [(0, 32768)]);
+    }
+
+    #[test]
+    fn a_long_write_reads_only_around_its_edges() {
+        let (start, end) = (100_000, 100_000 + 256 * 1024 + 7000);
+        assert_eq!(spans(start, end), [(98304, 131072), (360448, 393216)]);
     }
 }

@@ -24,7 +24,7 @@ pub use process::{
 pub use readahead::set_read_ahead_kib;
 pub use signals::{catch_interrupts, interrupted};
 pub use syslog::install_syslog_logger;
-pub use writeback::write_all_at_uncached;
+pub use writeback::{will_need, write_all_at_uncached};
 pub use xattr::{get_xattr, remove_xattr, set_xattr};
 
 pub use users::{
