@@ -237,10 +237,10 @@ fn fsck_clean_volume_and_each_kind_of_damage() {
     let b = copy(&volume, "config");
     let config = b.root.join("kmsfs.volume");
     let text = std::fs::read_to_string(&config).unwrap();
-    assert!(text.contains("\"chunkSize\": 32768"), "{text}");
+    assert!(text.contains("\"chunkSize\": 4096"), "{text}");
     std::fs::write(
         &config,
-        text.replace("\"chunkSize\": 32768", "\"chunkSize\": 65536"),
+        text.replace("\"chunkSize\": 4096", "\"chunkSize\": 65536"),
     )
     .unwrap();
     expect_damage(&volume, &b.root, s(&config), "config");
