@@ -166,3 +166,89 @@ fn a_stream_read_ahead_sees_a_write_through_another_handle() {
     reader.read_exact_at(&mut more, SIZE as u64).unwrap();
     assert!(more == tail, "the appended bytes read back wrong");
 }
+
+/// The object file of the only regular file in the volume's root.
+fn only_object(vol: &MountedVolume) -> File {
+    let objects: Vec<_> = fs::read_dir(&vol.backing)
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.file_type().unwrap().is_file())
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with("kmsfs."))
+        .collect();
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    File::open(objects[0].path()).unwrap()
+}
+
+/// Drops the clean pages of `file` from the page cache.
+fn drop_from_page_cache(file: &File) {
+    // SAFETY: a plain system call on an open descriptor.
+    let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(rc, 0);
+}
+
+/// How many of the pages of `file` from `from` to `to` the page cache holds.
+fn resident_pages(file: &File, from: u64, to: u64) -> usize {
+    let len = file.metadata().unwrap().len() as usize;
+    // SAFETY: a read-only mapping of the whole file, unmapped below; mincore
+    // only reports on it.
+    unsafe {
+        let map = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        );
+        assert_ne!(map, libc::MAP_FAILED);
+        let mut pages = vec![0u8; len.div_ceil(4096)];
+        assert_eq!(libc::mincore(map, len, pages.as_mut_ptr()), 0);
+        libc::munmap(map, len);
+        pages[(from / 4096) as usize..(to / 4096) as usize]
+            .iter()
+            .filter(|&&page| page & 1 == 1)
+            .count()
+    }
+}
+
+#[test]
+fn a_read_of_chunks_not_in_the_page_cache_brings_their_neighbours_in_one_read() {
+    const TEST: &str = "a_read_of_chunks_not_in_the_page_cache_brings_their_neighbours_in_one_read";
+    let Some(vol) = MountedVolume::new(TEST) else {
+        return;
+    };
+    let path = vol.path("cold");
+    let content = pattern(SIZE, 9);
+    fs::write(&path, &content).unwrap();
+    let object = only_object(&vol);
+    object.sync_all().unwrap();
+    let object_len = object.metadata().unwrap().len();
+    drop_from_page_cache(&object);
+    // Around 4 MiB, far from the header's page and the file's ends.
+    let around = 4 << 20;
+    assert_eq!(resident_pages(&object, around - 65536, around + 65536), 0);
+
+    let file = File::open(&path).unwrap();
+    let at = around - 3000;
+    let mut buf = vec![0u8; 4096];
+    file.read_exact_at(&mut buf, at).unwrap();
+    assert_eq!(buf, content[at as usize..at as usize + 4096]);
+    // The chunks' two or three pages, and the rest of their 32 KiB.
+    let resident = resident_pages(&object, around - 65536, around + 65536);
+    assert!(resident >= 8, "{resident} pages read around a 4 KiB read");
+
+    // Out of order, in odd sizes, up to and past the end, all cold.
+    drop_from_page_cache(&object);
+    for (at, len) in [
+        (5_000_001, 7777),
+        (123, 10),
+        (SIZE - 5000, 5000),
+        (SIZE - 10, 100),
+    ] {
+        let mut buf = vec![0u8; len];
+        let n = file.read_at(&mut buf, at as u64).unwrap();
+        let want = &content[at..(at + len).min(SIZE)];
+        assert_eq!(&buf[..n], want, "at {at}");
+    }
+    assert!(object_len > SIZE as u64);
+}

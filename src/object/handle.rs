@@ -16,6 +16,13 @@ use super::{IntegrityFailure, ObjectError};
 /// least one chunk): bounds the scratch buffer of a large request.
 const BATCH_PLAIN_BYTES: u64 = 256 * 1024;
 
+/// The page size the backing file's cache is assumed to have.
+pub(super) const PAGE: u64 = 4096;
+/// The aligned span of the backing file read from the disk around a small
+/// read or write that is not in the page cache: one read whose neighbours
+/// nearby requests then find cached (as 32 KiB chunks were read whole).
+pub(super) const READ_AROUND: u64 = 32 * 1024;
+
 /// A ciphertext object: `file` holds `header` followed by chunks sealed with
 /// `key`. Holds no state of its own, so it is cheap to make per request.
 ///

@@ -4,9 +4,10 @@
 use std::cell::RefCell;
 use std::os::unix::fs::FileExt;
 
-use super::handle::Object;
+use super::handle::{Object, READ_AROUND};
 use super::plain_buf::PlainBuf;
 use super::ObjectError;
+use crate::sys;
 
 thread_local! {
     /// The ciphertext of the batch a read is at, kept per thread: a read
@@ -21,8 +22,40 @@ impl Object<'_> {
     /// touches is authenticated first: a failure returns an error, never bytes.
     pub fn read_at(&self, plain_off: u64, buf: &mut [u8]) -> Result<usize, ObjectError> {
         self.read_at_from(plain_off, buf, &mut |batch, at| {
-            self.file.read_exact_at(batch, at)
+            self.read_ciphertext_at(batch, at)
         })
+    }
+
+    /// Fills `batch` with the object's bytes at `at`. A small batch that is
+    /// not all in the page cache is read with the READ_AROUND-aligned span
+    /// around it, in one read.
+    pub fn read_ciphertext_at(&self, batch: &mut [u8], at: u64) -> std::io::Result<()> {
+        if batch.len() as u64 >= READ_AROUND {
+            return self.file.read_exact_at(batch, at);
+        }
+        if sys::read_cached_at(self.file, batch, at)? {
+            return Ok(());
+        }
+        let from = at / READ_AROUND * READ_AROUND;
+        let to = (at + batch.len() as u64).div_ceil(READ_AROUND) * READ_AROUND;
+        // Ciphertext only: no wiping needed.
+        let mut span = vec![0u8; (to - from) as usize];
+        let mut filled = 0;
+        while filled < span.len() {
+            match self.file.read_at(&mut span[filled..], from + filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let start = (at - from) as usize;
+        let wanted = span
+            .get(start..start + batch.len())
+            .filter(|_| start + batch.len() <= filled)
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        batch.copy_from_slice(wanted);
+        Ok(())
     }
 
     /// [`Object::read_at`], with the ciphertext read by `read_exact_at`

@@ -5,7 +5,7 @@
 
 use std::os::unix::fs::FileExt;
 
-use super::handle::Object;
+use super::handle::{Object, PAGE, READ_AROUND};
 use super::plain_buf::PlainBuf;
 use super::ObjectError;
 use crate::sys;
@@ -18,11 +18,6 @@ struct Patch<'d> {
 }
 
 const NO_PATCH: Patch<'static> = Patch { at: 0, bytes: &[] };
-
-/// The page size the backing file's cache is assumed to have.
-const PAGE: u64 = 4096;
-/// The aligned span of the backing file read around an edge of a write.
-const READ_AROUND: u64 = 32 * 1024;
 
 /// The spans to read into the page cache before writing ciphertext bytes
 /// `start..end`: the READ_AROUND-aligned span around each edge that ends

@@ -5,6 +5,7 @@
 mod hygiene;
 mod lock;
 mod name_cache;
+mod page_cache;
 mod process;
 mod readahead;
 mod signals;
@@ -17,6 +18,7 @@ pub use hygiene::{
     disable_core_dumps, is_dumpable, lock_memory, protect_key_memory, wipe_allocation,
 };
 pub use lock::{FileLock, LockKind};
+pub use page_cache::{read_cached_at, will_need};
 pub use process::{
     adopt_inherited_fd, effective_uid, is_busy, mount_fuse, new_session, pipe, real_ids,
     set_inheritable, set_umask, unmount, DaemonSignals, STATUS_SIGNAL,
@@ -24,7 +26,7 @@ pub use process::{
 pub use readahead::set_read_ahead_kib;
 pub use signals::{catch_interrupts, interrupted};
 pub use syslog::install_syslog_logger;
-pub use writeback::{will_need, write_all_at_uncached};
+pub use writeback::write_all_at_uncached;
 pub use xattr::{get_xattr, remove_xattr, set_xattr};
 
 pub use users::{

@@ -35,24 +35,6 @@ pub fn write_all_at_uncached(file: &File, buf: &[u8], offset: u64) -> io::Result
     Ok(())
 }
 
-/// Asks the kernel to start reading `len` bytes at `offset` of `file` into
-/// the page cache (POSIX_FADV_WILLNEED), without waiting for them.
-pub fn will_need(file: &File, offset: u64, len: u64) -> io::Result<()> {
-    // SAFETY: plain system call on a descriptor the `&File` keeps open.
-    let rc = unsafe {
-        libc::posix_fadvise(
-            file.as_raw_fd(),
-            offset as libc::off_t,
-            len as libc::off_t,
-            libc::POSIX_FADV_WILLNEED,
-        )
-    };
-    match rc {
-        0 => Ok(()),
-        errno => Err(io::Error::from_raw_os_error(errno)),
-    }
-}
-
 fn write_all_uncached(file: &File, mut buf: &[u8], mut offset: u64) -> io::Result<()> {
     while !buf.is_empty() {
         match pwrite_uncached(file, buf, offset) {

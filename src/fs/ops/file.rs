@@ -8,7 +8,6 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -126,7 +125,7 @@ impl Stream {
                     }
                 }
             }
-            file.read_exact_at(batch, at)
+            object.read_ciphertext_at(batch, at)
         });
         if let Ok(len) = read {
             self.next_plain = plain_off + len as u64;
