@@ -250,14 +250,8 @@ pub fn read_inode(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
 /// into the cache, without waiting for them (POSIX_FADV_WILLNEED).
 pub fn read_ahead_start(dir: BorrowedFd<'_>, name: &OsStr, len: u64) -> io::Result<()> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOATIME | OFlags::CLOEXEC;
-    let file = rfs::openat(dir, name, flags, Mode::empty())?;
-    rfs::fadvise(
-        &file,
-        0,
-        std::num::NonZeroU64::new(len),
-        rfs::Advice::WillNeed,
-    )?;
-    Ok(())
+    let file = File::from(rfs::openat(dir, name, flags, Mode::empty())?);
+    crate::sys::will_need(&file, 0, len)
 }
 
 /// Opens the regular file `fd` names for reading, and writing if `writable`.
